@@ -1,0 +1,1 @@
+//! Helpers shared by the bump allocator's hidden tests.

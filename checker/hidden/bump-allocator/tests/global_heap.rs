@@ -1,0 +1,1 @@
+//! Hidden tests that install the learner's allocator as this binary's global allocator.

@@ -1,0 +1,26 @@
+//! oslings exercise 1: a bump allocator.
+//!
+//! Read the chapter "How programs get memory" in the book, then fill in the
+//! `todo!()`s stage by stage. `cargo test -p bump-allocator` runs the visible
+//! tests; `cargo run -p checker -- bump-allocator` grades your work.
+//!
+//! | stage | module | what you build |
+//! |---|---|---|
+//! | 1 | [`align`] | `align_up` and `align_down` on addresses |
+//! | 2 | [`layout`] | the layout of a `#[repr(C)]` struct from its fields |
+//! | 3 | [`arena`] | an arena that bumps through a fixed buffer |
+//! | 4 | [`arena`] | zero-sized and over-aligned requests, `reset`, `dealloc_last` |
+//! | 5 | [`global`] | a lock-free `GlobalAlloc` that can run a whole program |
+//! | 6 | [`chunked`] | an arena that grows with `mmap` chunks from the OS |
+
+pub mod align;
+pub mod arena;
+pub mod chunked;
+pub mod global;
+pub mod layout;
+
+pub use align::{AlignError, align_down, align_up};
+pub use arena::Arena;
+pub use chunked::ChunkedArena;
+pub use global::BumpGlobal;
+pub use layout::{StructLayout, repr_c_layout};
