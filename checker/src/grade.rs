@@ -1,0 +1,392 @@
+//! Grading one exercise end to end: compile the hidden suite against the
+//! graded crate, run its stages in order (each gates the next), then the
+//! performance stage.
+
+use anyhow::{Context, Result};
+use std::path::{Path, PathBuf};
+
+use crate::compile::{self, CompileFailure};
+use crate::manifest::Exercise;
+use crate::model::{CompileErrorReport, ExerciseReport, Outcome, StageReport, TestReport};
+use crate::perf;
+use crate::runner::{self, HiddenTest};
+use crate::scratch::{self, Subject};
+
+/// Which tree of crates is graded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tree {
+    /// The repository's own `exercises/` (the learner's work).
+    Exercises,
+    /// The repository's `solutions/` (the reference; must score 100%).
+    Solutions,
+    /// Another checkout's exercises, read-only.
+    Custom(PathBuf),
+}
+
+impl Tree {
+    /// A short label for reports.
+    pub fn label(&self) -> String {
+        match self {
+            Tree::Exercises => "exercises".to_string(),
+            Tree::Solutions => "solutions".to_string(),
+            Tree::Custom(dir) => dir.display().to_string(),
+        }
+    }
+
+    /// The checker flags that select this tree, for commands in the report.
+    pub fn flags(&self) -> String {
+        match self {
+            Tree::Exercises => String::new(),
+            Tree::Solutions => " --against solutions".to_string(),
+            Tree::Custom(dir) => format!(
+                " --exercises-from {}",
+                shell_quote(&dir.display().to_string())
+            ),
+        }
+    }
+}
+
+fn shell_quote(text: &str) -> String {
+    if text
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+=:".contains(c))
+    {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
+}
+
+/// Everything grading needs to know about where things are.
+#[derive(Debug, Clone)]
+pub struct Grader {
+    /// The oslings repository (hidden suites, solutions, workspace manifest).
+    pub root: PathBuf,
+    /// The tree being graded.
+    pub tree: Tree,
+    /// Cargo's target directory for every scratch build.
+    pub target_dir: PathBuf,
+    /// Tests run at once.
+    pub jobs: usize,
+}
+
+/// Something to tell the user while grading runs.
+pub type Progress<'a> = &'a dyn Fn(&str);
+
+impl Grader {
+    /// The graded crate of `exercise`.
+    pub fn subject(&self, exercise: &Exercise) -> Result<Subject> {
+        let crate_dir = match &self.tree {
+            Tree::Exercises => self.root.join("exercises").join(&exercise.name),
+            Tree::Solutions => self.root.join("solutions").join(&exercise.name),
+            Tree::Custom(dir) => {
+                let nested = dir.join("exercises").join(&exercise.name);
+                if nested.join("Cargo.toml").is_file() {
+                    nested
+                } else {
+                    dir.join(&exercise.name)
+                }
+            }
+        };
+        let manifest = crate_dir.join("Cargo.toml");
+        let text = std::fs::read_to_string(&manifest).with_context(|| {
+            format!(
+                "there is no crate for `{}` at {}: the graded tree must contain \
+                 exercises/{}/Cargo.toml",
+                exercise.name,
+                crate_dir.display(),
+                exercise.name
+            )
+        })?;
+        let table: toml::Table = text
+            .parse()
+            .with_context(|| format!("{} is not valid TOML", manifest.display()))?;
+        let package = table
+            .get("package")
+            .and_then(|p| p.get("name"))
+            .and_then(toml::Value::as_str)
+            .with_context(|| format!("{} has no [package] name", manifest.display()))?
+            .to_string();
+        Ok(Subject { crate_dir, package })
+    }
+
+    /// Scratch space for this tree under the target directory.
+    fn work_dir(&self) -> PathBuf {
+        let key = match &self.tree {
+            Tree::Exercises => "exercises".to_string(),
+            Tree::Solutions => "solutions".to_string(),
+            Tree::Custom(dir) => {
+                use std::hash::{Hash, Hasher};
+                let canonical = dir.canonicalize().unwrap_or_else(|_| dir.clone());
+                let mut hasher = std::collections::hash_map::DefaultHasher::new();
+                canonical.hash(&mut hasher);
+                let name = canonical
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                format!("custom-{name}-{:08x}", hasher.finish() as u32)
+            }
+        };
+        self.root
+            .join("target")
+            .join("oslings")
+            .join("grade")
+            .join(key)
+    }
+
+    /// The command that reruns one test alone with its output.
+    pub fn rerun_command(&self, exercise: &str, test: &str) -> String {
+        format!(
+            "cargo run -p checker --{} {exercise} --test {test}",
+            self.tree.flags()
+        )
+    }
+
+    /// Compiles the suite against the graded crate and lists its tests.
+    pub fn prepare(&self, exercise: &Exercise, progress: Progress<'_>) -> Result<Prepared> {
+        let subject = match self.subject(exercise) {
+            Ok(subject) => subject,
+            Err(err) => {
+                return Ok(Prepared::Broken(
+                    PathBuf::new(),
+                    CompileFailure {
+                        in_graded_crate: true,
+                        message: format!("{err:#}"),
+                    },
+                ));
+            }
+        };
+        let scratch = scratch::prepare(&self.root, &self.work_dir(), exercise, &subject)?;
+        progress(&format!("{}: compiling", exercise.name));
+        let strip = self.strip_prefixes();
+        let strip: Vec<&Path> = strip.iter().map(PathBuf::as_path).collect();
+        match compile::build_tests(&scratch.dir, &self.target_dir, &subject.crate_dir, &strip)? {
+            Ok(binaries) => {
+                let tests = runner::list(exercise, &binaries)?;
+                Ok(Prepared::Ready {
+                    subject,
+                    scratch_dir: scratch.dir,
+                    tests,
+                })
+            }
+            Err(failure) => Ok(Prepared::Broken(subject.crate_dir, failure)),
+        }
+    }
+
+    fn strip_prefixes(&self) -> Vec<PathBuf> {
+        let mut prefixes = vec![self.root.clone()];
+        if let Tree::Custom(dir) = &self.tree {
+            prefixes.insert(0, dir.clone());
+        }
+        prefixes
+    }
+
+    /// The hidden tests' names, from the suite compiled against the reference
+    /// solution: used to list tests when the graded crate does not compile.
+    fn reference_tests(&self, exercise: &Exercise) -> Vec<HiddenTest> {
+        let reference = Grader {
+            tree: Tree::Solutions,
+            ..self.clone()
+        };
+        match reference.prepare(exercise, &|_| {}) {
+            Ok(Prepared::Ready { tests, .. }) => tests,
+            _ => Vec::new(),
+        }
+    }
+
+    /// Grades one exercise.
+    pub fn grade(&self, exercise: &Exercise, progress: Progress<'_>) -> Result<ExerciseReport> {
+        let prepared = self.prepare(exercise, progress)?;
+        let mut report = ExerciseReport {
+            name: exercise.name.clone(),
+            title: exercise.title.clone(),
+            score: 0,
+            max_score: exercise.max_score(),
+            crate_dir: String::new(),
+            compile_error: None,
+            stages: Vec::new(),
+            tests: Vec::new(),
+            performance: None,
+        };
+        let (subject, scratch_dir, tests) = match prepared {
+            Prepared::Ready {
+                subject,
+                scratch_dir,
+                tests,
+            } => (subject, scratch_dir, tests),
+            Prepared::Broken(crate_dir, failure) => {
+                report.crate_dir = crate_dir.display().to_string();
+                let tests = self.reference_tests(exercise);
+                report.tests = tests
+                    .iter()
+                    .map(|t| {
+                        self.test_report(exercise, t, Outcome::CompileError, String::new(), None)
+                    })
+                    .collect();
+                report.stages = self.stage_reports(exercise, &report.tests, &[]);
+                report.performance = exercise.perf.as_ref().map(|p| {
+                    perf::not_measured(p, "not_run", "the crate does not compile".to_string())
+                });
+                report.compile_error = Some(CompileErrorReport {
+                    in_graded_crate: failure.in_graded_crate,
+                    message: failure.message,
+                });
+                return Ok(report);
+            }
+        };
+        report.crate_dir = subject.crate_dir.display().to_string();
+
+        let mut stage_passed = Vec::new();
+        let mut gate_open = true;
+        for (index, stage) in exercise.stages.iter().enumerate() {
+            let stage_tests: Vec<HiddenTest> =
+                tests.iter().filter(|t| t.stage == index).cloned().collect();
+            if !gate_open {
+                for test in &stage_tests {
+                    report.tests.push(self.test_report(
+                        exercise,
+                        test,
+                        Outcome::NotRun,
+                        String::new(),
+                        None,
+                    ));
+                }
+                stage_passed.push(false);
+                continue;
+            }
+            progress(&format!(
+                "{}: stage {} ({}), {} tests",
+                exercise.name,
+                index + 1,
+                stage.id,
+                stage_tests.len()
+            ));
+            let results = runner::run_many(exercise, &stage_tests, self.jobs);
+            let mut all_passed = !stage_tests.is_empty();
+            for (test, result) in stage_tests.iter().zip(results) {
+                let result = result?;
+                if result.outcome != Outcome::Passed {
+                    all_passed = false;
+                }
+                report.tests.push(self.test_report(
+                    exercise,
+                    test,
+                    result.outcome,
+                    result.message,
+                    Some(result.duration.as_millis() as u64),
+                ));
+            }
+            stage_passed.push(all_passed);
+            gate_open = all_passed;
+        }
+        report.stages = self.stage_reports(exercise, &report.tests, &stage_passed);
+        report.score = report.stages.iter().map(|s| s.score).sum();
+
+        if let Some(stage) = &exercise.perf {
+            let perf_report = if gate_open {
+                progress(&format!(
+                    "{}: benchmarking against the reference",
+                    exercise.name
+                ));
+                self.measure(exercise, &subject, &scratch_dir, stage)
+            } else {
+                perf::not_measured(
+                    stage,
+                    "not_run",
+                    "measured once every correctness stage passes".to_string(),
+                )
+            };
+            report.score += perf_report.score;
+            report.performance = Some(perf_report);
+        }
+        Ok(report)
+    }
+
+    fn measure(
+        &self,
+        exercise: &Exercise,
+        subject: &Subject,
+        scratch_dir: &Path,
+        stage: &crate::manifest::PerfStage,
+    ) -> crate::model::PerformanceReport {
+        let strip = self.strip_prefixes();
+        let strip: Vec<&Path> = strip.iter().map(PathBuf::as_path).collect();
+        let built = compile::build_perf(scratch_dir, &self.target_dir, &subject.crate_dir, &strip);
+        let result = match built {
+            Ok(Ok(exe)) => perf::measure(&exe, &scratch_dir.join("perf-cache.json"), stage),
+            Ok(Err(failure)) => Err(anyhow::anyhow!(
+                "the benchmark of {} did not compile:\n{}",
+                exercise.name,
+                failure.message
+            )),
+            Err(err) => Err(err),
+        };
+        result.unwrap_or_else(|err| perf::not_measured(stage, "error", format!("{err:#}")))
+    }
+
+    fn test_report(
+        &self,
+        exercise: &Exercise,
+        test: &HiddenTest,
+        outcome: Outcome,
+        message: String,
+        duration_ms: Option<u64>,
+    ) -> TestReport {
+        TestReport {
+            name: test.name.clone(),
+            stage: exercise.stages[test.stage].id.clone(),
+            outcome,
+            message,
+            duration_ms,
+            rerun: self.rerun_command(&exercise.name, &test.name),
+        }
+    }
+
+    fn stage_reports(
+        &self,
+        exercise: &Exercise,
+        tests: &[TestReport],
+        passed: &[bool],
+    ) -> Vec<StageReport> {
+        exercise
+            .stages
+            .iter()
+            .enumerate()
+            .map(|(i, stage)| {
+                let of_stage: Vec<&TestReport> =
+                    tests.iter().filter(|t| t.stage == stage.id).collect();
+                let ok = passed.get(i).copied().unwrap_or(false);
+                StageReport {
+                    name: stage.id.clone(),
+                    title: stage.title.clone(),
+                    number: i + 1,
+                    passed: ok,
+                    score: if ok { stage.points } else { 0 },
+                    max_score: stage.points,
+                    tests_passed: of_stage
+                        .iter()
+                        .filter(|t| t.outcome == Outcome::Passed)
+                        .count(),
+                    tests_total: of_stage.len(),
+                    section: format!("{}#{}", exercise.chapter, stage.section),
+                }
+            })
+            .collect()
+    }
+}
+
+/// The suite compiled against the graded crate, or why it could not be.
+#[derive(Debug)]
+pub enum Prepared {
+    /// Compiled; here are its tests.
+    Ready {
+        /// The graded crate.
+        subject: Subject,
+        /// The scratch project.
+        scratch_dir: PathBuf,
+        /// Every hidden test, with its stage.
+        tests: Vec<HiddenTest>,
+    },
+    /// The graded crate (at this directory) or the suite against it did not compile.
+    Broken(PathBuf, CompileFailure),
+}

@@ -1,0 +1,19 @@
+//! The oslings checker as a library: the binary in `main.rs` is its command
+//! line, and the integration tests reach the pieces directly.
+//!
+//! The flow for one exercise: [`scratch`] writes a cargo project that compiles
+//! the hidden suite against the graded crate, [`compile`] builds it,
+//! [`runner`] lists and runs each test alone in the [`sandbox`], [`outcome`]
+//! classifies how it ended, [`grade`] applies the stage gates and [`perf`] the
+//! performance stage, and [`report`] renders the [`model`].
+
+pub mod compile;
+pub mod grade;
+pub mod manifest;
+pub mod model;
+pub mod outcome;
+pub mod perf;
+pub mod report;
+pub mod runner;
+pub mod sandbox;
+pub mod scratch;

@@ -1,0 +1,169 @@
+//! The grading results: what the text report prints and the JSON report
+//! serialises (schema version [`SCHEMA_VERSION`]; fields are only ever added).
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Version of the JSON report's schema. Bump it when a field changes meaning
+/// or disappears; adding a field does not bump it.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The whole run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Always [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// Version of the checker that wrote the report.
+    pub checker_version: String,
+    /// What was graded: `exercises`, `solutions`, or a directory.
+    pub graded: String,
+    /// Points earned across every graded exercise.
+    pub score: u32,
+    /// Points available across every graded exercise.
+    pub max_score: u32,
+    /// Whether every graded exercise earned every point.
+    pub passed: bool,
+    /// One entry per graded exercise, in course order.
+    pub exercises: Vec<ExerciseReport>,
+}
+
+/// One exercise's results.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExerciseReport {
+    /// Directory name, e.g. `bump-allocator`.
+    pub name: String,
+    /// Human title.
+    pub title: String,
+    /// Points earned.
+    pub score: u32,
+    /// Points available.
+    pub max_score: u32,
+    /// The crate that was graded (directory).
+    pub crate_dir: String,
+    /// Set when the graded crate (or the hidden suite against it) did not compile.
+    pub compile_error: Option<CompileErrorReport>,
+    /// One entry per correctness stage, in order.
+    pub stages: Vec<StageReport>,
+    /// One entry per hidden test.
+    pub tests: Vec<TestReport>,
+    /// The performance stage.
+    pub performance: Option<PerformanceReport>,
+}
+
+/// A compile failure of the graded crate or of the hidden suite against it.
+#[derive(Debug, Clone, Serialize)]
+pub struct CompileErrorReport {
+    /// True when the errors are in the graded crate itself.
+    pub in_graded_crate: bool,
+    /// The first compiler errors, trimmed.
+    pub message: String,
+}
+
+/// One correctness stage's results.
+#[derive(Debug, Clone, Serialize)]
+pub struct StageReport {
+    /// Stage identifier (the first module segment of its tests).
+    pub name: String,
+    /// Human title.
+    pub title: String,
+    /// Position in the exercise, from 1.
+    pub number: usize,
+    /// Whether every test of the stage passed (and every earlier stage).
+    pub passed: bool,
+    /// Points earned.
+    pub score: u32,
+    /// Points available.
+    pub max_score: u32,
+    /// Tests of the stage that passed.
+    pub tests_passed: usize,
+    /// Tests of the stage.
+    pub tests_total: usize,
+    /// The book section that teaches it: `chapter.md#anchor`.
+    pub section: String,
+}
+
+/// How one hidden test ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// It ran to completion and every assertion held.
+    Passed,
+    /// An assertion failed (or the test ended without completing).
+    Failed,
+    /// It ran past its time limit and was killed.
+    TimedOut,
+    /// A signal killed it (segfault, abort, stack overflow, …).
+    Crashed,
+    /// It passed but left processes behind.
+    Leaked,
+    /// The crate did not compile, so the test could not run.
+    CompileError,
+    /// An earlier stage is failing, so the test was not run.
+    NotRun,
+}
+
+impl Outcome {
+    /// The word the text report prints.
+    pub fn label(self) -> &'static str {
+        match self {
+            Outcome::Passed => "passed",
+            Outcome::Failed => "failed",
+            Outcome::TimedOut => "timed out",
+            Outcome::Crashed => "crashed",
+            Outcome::Leaked => "leaked",
+            Outcome::CompileError => "compile error",
+            Outcome::NotRun => "not run",
+        }
+    }
+}
+
+/// One hidden test's result.
+#[derive(Debug, Clone, Serialize)]
+pub struct TestReport {
+    /// Full test name, e.g. `align::rounds_up_to_the_next_multiple`.
+    pub name: String,
+    /// The stage it belongs to.
+    pub stage: String,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// What went wrong, for a person (empty when it passed).
+    pub message: String,
+    /// Wall-clock time in milliseconds (absent when not run).
+    pub duration_ms: Option<u64>,
+    /// A command that reruns just this test and shows its output.
+    pub rerun: String,
+}
+
+/// The performance stage's results.
+#[derive(Debug, Clone, Serialize)]
+pub struct PerformanceReport {
+    /// `measured`, `not_run` (correctness first) or `error`.
+    pub status: String,
+    /// Points earned.
+    pub score: u32,
+    /// Points available.
+    pub max_score: u32,
+    /// Candidate time / reference time (geometric mean over workloads);
+    /// below 1 means faster than the reference.
+    pub ratio_to_reference: Option<f64>,
+    /// Candidate time / each baseline's time (e.g. `bumpalo`).
+    pub ratio_to_baselines: BTreeMap<String, f64>,
+    /// Reference time / each baseline's time.
+    pub reference_to_baselines: BTreeMap<String, f64>,
+    /// Per-workload medians in nanoseconds per operation.
+    pub workloads: Vec<oslings_harness::perf::WorkloadResult>,
+    /// Explanation for a person.
+    pub message: String,
+}
+
+impl ExerciseReport {
+    /// The first stage that is not passing, if any.
+    pub fn first_failing_stage(&self) -> Option<&StageReport> {
+        self.stages.iter().find(|s| !s.passed)
+    }
+
+    /// Whether every point was earned.
+    pub fn complete(&self) -> bool {
+        self.score == self.max_score && self.compile_error.is_none()
+    }
+}

@@ -1,0 +1,302 @@
+//! The human report: a calm progress table, then what to do next.
+//!
+//! Colour goes through `anstream`, which drops it when the output is not a
+//! terminal or `NO_COLOR` is set.
+
+use anstyle::{AnsiColor, Style};
+use std::fmt::Write;
+
+use crate::manifest::Exercise;
+use crate::model::{ExerciseReport, Outcome, Report};
+
+const GREEN: Style = AnsiColor::Green.on_default();
+const RED: Style = AnsiColor::Red.on_default();
+const YELLOW: Style = AnsiColor::Yellow.on_default();
+const DIM: Style = Style::new().dimmed();
+const BOLD: Style = Style::new().bold();
+
+/// How much to print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// The table and one next step.
+    Summary,
+    /// Also every failing test with its message, the hint and the book section.
+    Full,
+}
+
+/// Renders the whole report. `width` is the terminal width to fit.
+pub fn render(
+    report: &Report,
+    course: &[Exercise],
+    detail: Detail,
+    width: usize,
+    flags: &str,
+) -> String {
+    let width = width.clamp(60, 110);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{BOLD}oslings{BOLD:#} {DIM}· grading {}{DIM:#}\n",
+        describe_tree(&report.graded)
+    );
+    for exercise in &report.exercises {
+        let manifest = course.iter().find(|e| e.name == exercise.name);
+        exercise_table(&mut out, exercise, width);
+        if detail == Detail::Full {
+            if let Some(manifest) = manifest {
+                failures(&mut out, exercise, manifest, width, flags);
+            }
+        }
+        out.push('\n');
+    }
+    let _ = writeln!(
+        out,
+        "{BOLD}Score{BOLD:#} {}/{}{}",
+        report.score,
+        report.max_score,
+        if report.passed {
+            format!("  {GREEN}everything passes{GREEN:#}")
+        } else {
+            String::new()
+        }
+    );
+    next_step(&mut out, report, course, detail, flags);
+    out
+}
+
+fn describe_tree(graded: &str) -> String {
+    match graded {
+        "exercises" => "exercises/ (your work)".to_string(),
+        "solutions" => "solutions/ (the reference solutions)".to_string(),
+        other => other.to_string(),
+    }
+}
+
+fn exercise_table(out: &mut String, exercise: &ExerciseReport, width: usize) {
+    let score = format!("{}/{}", exercise.score, exercise.max_score);
+    let head = format!("{} — {}", exercise.name, exercise.title);
+    let pad = width
+        .saturating_sub(head.chars().count() + score.len())
+        .max(1);
+    let _ = writeln!(out, "{BOLD}{head}{BOLD:#}{}{score}", " ".repeat(pad));
+    if let Some(error) = &exercise.compile_error {
+        let what = if error.in_graded_crate {
+            "does not compile"
+        } else {
+            "compiles, but the hidden tests do not compile against it (did a public signature change?)"
+        };
+        let _ = writeln!(out, "  {RED}✗ the crate {what}{RED:#}");
+    }
+    let title_width = width.saturating_sub(40).max(20);
+    for stage in &exercise.stages {
+        let (mark, style) = if stage.passed {
+            ("✓", GREEN)
+        } else if stage.tests_total > 0
+            && exercise
+                .tests
+                .iter()
+                .filter(|t| t.stage == stage.name)
+                .all(|t| t.outcome == Outcome::NotRun)
+        {
+            ("·", DIM)
+        } else {
+            ("✗", RED)
+        };
+        let status = stage_status(exercise, &stage.name, stage.tests_passed, stage.tests_total);
+        let _ = writeln!(
+            out,
+            "  {style}{mark}{style:#} {:>2} {:<8} {:<title_width$} {status}",
+            stage.number,
+            stage.name,
+            truncate(&stage.title, title_width),
+        );
+    }
+    if let Some(perf) = &exercise.performance {
+        let (mark, style) = match (perf.status.as_str(), perf.score == perf.max_score) {
+            ("measured", true) => ("✓", GREEN),
+            ("measured", false) => ("~", YELLOW),
+            ("error", _) => ("✗", RED),
+            _ => ("·", DIM),
+        };
+        let status = match perf.ratio_to_reference {
+            Some(ratio) => {
+                let mut s = format!("{ratio:.2}× reference time");
+                for (name, r) in &perf.ratio_to_baselines {
+                    let _ = write!(s, ", {r:.2}× {name}");
+                }
+                let _ = write!(s, "  {}/{}", perf.score, perf.max_score);
+                s
+            }
+            None if perf.status == "error" => "benchmark failed".to_string(),
+            None => format!("{DIM}after every stage passes{DIM:#}"),
+        };
+        let number = exercise.stages.len() + 1;
+        let _ = writeln!(
+            out,
+            "  {style}{mark}{style:#} {number:>2} {:<8} {:<title_width$} {status}",
+            "perf", "Performance",
+        );
+    }
+}
+
+fn stage_status(exercise: &ExerciseReport, stage: &str, passed: usize, total: usize) -> String {
+    let tests: Vec<_> = exercise.tests.iter().filter(|t| t.stage == stage).collect();
+    if tests.iter().all(|t| t.outcome == Outcome::NotRun) {
+        return format!("{DIM}not run{DIM:#}");
+    }
+    if tests.iter().all(|t| t.outcome == Outcome::CompileError) {
+        return format!("{RED}compile error{RED:#}");
+    }
+    let mut worst: Vec<&str> = Vec::new();
+    for outcome in [Outcome::Crashed, Outcome::TimedOut, Outcome::Leaked] {
+        let n = tests.iter().filter(|t| t.outcome == outcome).count();
+        if n > 0 {
+            worst.push(outcome.label());
+        }
+    }
+    let extra = if worst.is_empty() {
+        String::new()
+    } else {
+        format!(" {RED}({}){RED:#}", worst.join(", "))
+    };
+    format!("{passed}/{total} tests{extra}")
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_string()
+    } else {
+        let mut t: String = text.chars().take(max.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
+}
+
+fn failures(
+    out: &mut String,
+    exercise: &ExerciseReport,
+    manifest: &Exercise,
+    width: usize,
+    flags: &str,
+) {
+    if let Some(error) = &exercise.compile_error {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "{}", indent(&error.message, "    "));
+        return;
+    }
+    let failing: Vec<_> = exercise
+        .tests
+        .iter()
+        .filter(|t| !matches!(t.outcome, Outcome::Passed | Outcome::NotRun))
+        .collect();
+    for test in &failing {
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "  {RED}✗ {}{RED:#} — {}",
+            test.name,
+            test.outcome.label()
+        );
+        let message = wrap_long_lines(&test.message, width.saturating_sub(6));
+        let _ = writeln!(out, "{}", indent(&message, "      "));
+        let _ = writeln!(out, "      {DIM}rerun alone:{DIM:#} {}", test.rerun);
+    }
+    if let Some(stage) = exercise.first_failing_stage() {
+        if let Some(spec) = manifest.stages.iter().find(|s| s.id == stage.name) {
+            let _ = writeln!(out);
+            let _ = writeln!(
+                out,
+                "  {BOLD}Hint{BOLD:#} (stage {}, 1 of {}): {}",
+                stage.number,
+                spec.hints.len(),
+                spec.hints[0]
+            );
+            if spec.hints.len() > 1 {
+                let _ = writeln!(
+                    out,
+                    "  {DIM}more: cargo run -p checker --{flags} hint {} --level 2{DIM:#}",
+                    exercise.name
+                );
+            }
+            let _ = writeln!(out, "  {BOLD}Read{BOLD:#} book/{}", stage.section);
+        }
+    }
+}
+
+fn wrap_long_lines(text: &str, width: usize) -> String {
+    // Assertion messages keep their own line breaks; only very long lines are cut.
+    text.lines()
+        .map(|l| {
+            if l.chars().count() > width * 3 {
+                truncate(l, width * 3)
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn indent(text: &str, prefix: &str) -> String {
+    text.lines()
+        .map(|l| format!("{prefix}{l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn next_step(out: &mut String, report: &Report, course: &[Exercise], detail: Detail, flags: &str) {
+    let Some(exercise) = report.exercises.iter().find(|e| !e.complete()) else {
+        return;
+    };
+    let chapter = course
+        .iter()
+        .find(|e| e.name == exercise.name)
+        .map(|e| e.chapter.clone())
+        .unwrap_or_default();
+    let _ = writeln!(out);
+    if exercise.compile_error.is_some() {
+        let _ = writeln!(
+            out,
+            "{BOLD}Next{BOLD:#}: make {} compile again.",
+            exercise.name
+        );
+        if detail == Detail::Summary {
+            let _ = writeln!(
+                out,
+                "  errors:  cargo run -p checker --{flags} {}",
+                exercise.name
+            );
+        }
+        let _ = writeln!(out, "  or:      cargo build -p {}", exercise.name);
+        return;
+    }
+    if let Some(stage) = exercise.first_failing_stage() {
+        let _ = writeln!(
+            out,
+            "{BOLD}Next{BOLD:#}: {} stage {} — {}",
+            exercise.name, stage.number, stage.title
+        );
+        let _ = writeln!(out, "  read:    book/{}", stage.section);
+        if detail == Detail::Summary {
+            let _ = writeln!(
+                out,
+                "  details: cargo run -p checker --{flags} {}",
+                exercise.name
+            );
+        }
+        let _ = writeln!(
+            out,
+            "  hint:    cargo run -p checker --{flags} hint {}",
+            exercise.name
+        );
+        return;
+    }
+    if let Some(perf) = &exercise.performance {
+        let _ = writeln!(
+            out,
+            "{BOLD}Next{BOLD:#}: {} performance — {}",
+            exercise.name, perf.message
+        );
+        let _ = writeln!(out, "  read:    book/{chapter}");
+    }
+}

@@ -1,0 +1,139 @@
+//! Listing the hidden tests of the compiled suite and running each one alone
+//! in the sandbox, a few at a time.
+
+use anyhow::{Context, Result, bail};
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use crate::compile::TestBinary;
+use crate::manifest::Exercise;
+use crate::model::Outcome;
+use crate::outcome;
+use crate::sandbox::{self, Limits};
+
+/// A hidden test and where to find it.
+#[derive(Debug, Clone)]
+pub struct HiddenTest {
+    /// Full libtest name.
+    pub name: String,
+    /// Index of its stage in the manifest.
+    pub stage: usize,
+    /// The binary that contains it.
+    pub binary: PathBuf,
+}
+
+/// One test's result.
+#[derive(Debug, Clone)]
+pub struct TestResult {
+    /// How it ended.
+    pub outcome: Outcome,
+    /// What went wrong.
+    pub message: String,
+    /// Wall-clock time.
+    pub duration: Duration,
+    /// Everything it printed (the start of it), for `--test` runs.
+    pub output: String,
+}
+
+/// Every test in `binaries`, mapped to its stage.
+pub fn list(exercise: &Exercise, binaries: &[TestBinary]) -> Result<Vec<HiddenTest>> {
+    let mut tests = Vec::new();
+    for binary in binaries {
+        let output = Command::new(&binary.path)
+            .args(["--list", "--format", "terse"])
+            .output()
+            .with_context(|| format!("cannot list the tests in {}", binary.path.display()))?;
+        if !output.status.success() {
+            bail!(
+                "listing the tests of {} failed: {}",
+                binary.path.display(),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        for line in String::from_utf8_lossy(&output.stdout).lines() {
+            let Some(name) = line.strip_suffix(": test") else {
+                continue;
+            };
+            let stage = exercise.stage_of(name).with_context(|| {
+                format!(
+                    "hidden test `{name}` of {} belongs to no stage: its first path segment \
+                     must be a stage id in {}",
+                    exercise.name,
+                    exercise.dir.join("exercise.toml").display()
+                )
+            })?;
+            tests.push(HiddenTest {
+                name: name.to_string(),
+                stage,
+                binary: binary.path.clone(),
+            });
+        }
+    }
+    Ok(tests)
+}
+
+/// The limits a test runs under.
+pub fn limits_for(exercise: &Exercise, name: &str) -> Limits {
+    let mut limits = Limits::default();
+    if let Some(over) = exercise.override_for(name) {
+        if let Some(secs) = over.timeout_secs {
+            limits.timeout = Duration::from_secs_f64(secs);
+        }
+        if let Some(mb) = over.memory_mb {
+            limits.memory_bytes = mb << 20;
+        }
+    }
+    limits
+}
+
+/// Runs one test alone in the sandbox.
+pub fn run_one(exercise: &Exercise, test: &HiddenTest) -> Result<TestResult> {
+    let limits = limits_for(exercise, &test.name);
+    let args: Vec<OsString> = vec![
+        test.name.clone().into(),
+        "--exact".into(),
+        "--nocapture".into(),
+        "--test-threads=1".into(),
+    ];
+    let run = sandbox::run(&test.binary, &args, &[], limits)?;
+    let (outcome, message) = outcome::classify(&run, limits.timeout.as_secs_f64());
+    let mut output = run.stdout.clone();
+    if !run.stderr.is_empty() {
+        output.push_str(&run.stderr);
+    }
+    Ok(TestResult {
+        outcome,
+        message,
+        duration: Duration::from_millis(run.status.wall_ms),
+        output,
+    })
+}
+
+/// Runs `tests` with up to `jobs` at a time; results come back in input order.
+pub fn run_many(exercise: &Exercise, tests: &[HiddenTest], jobs: usize) -> Vec<Result<TestResult>> {
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<Result<TestResult>>>> =
+        Mutex::new((0..tests.len()).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.max(1).min(tests.len().max(1)) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(test) = tests.get(i) else { break };
+                    let result = run_one(exercise, test);
+                    results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(result);
+                }
+            });
+        }
+    });
+    results
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner())
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(anyhow::anyhow!("test was never run"))))
+        .collect()
+}

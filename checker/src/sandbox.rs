@@ -1,0 +1,316 @@
+//! Runs one untrusted program (a hidden test, a benchmark) isolated: its own
+//! process group, resource limits, a time limit, output captured to files,
+//! and every process it started killed and reaped afterwards.
+//!
+//! The checker does not run the program directly. It starts a copy of itself
+//! as a *supervisor* (`checker __supervise …`), which makes itself a child
+//! subreaper, starts the program in a new process group with its limits, and
+//! waits. Because the supervisor is a subreaper, every orphaned descendant of
+//! the program is re-parented to it, so after the program exits it can find,
+//! kill and reap everything the program left behind, and count it. It writes
+//! what happened to a small JSON status file for the checker to read.
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Resource limits for one sandboxed run.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Limits {
+    /// Wall-clock limit.
+    pub timeout: Duration,
+    /// Address-space limit (`RLIMIT_AS`) in bytes.
+    pub memory_bytes: u64,
+    /// Largest file the program may write (`RLIMIT_FSIZE`), which also caps
+    /// its captured output.
+    pub file_bytes: u64,
+    /// Open file descriptors (`RLIMIT_NOFILE`).
+    pub open_files: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            timeout: Duration::from_secs(5),
+            memory_bytes: 4 << 30,
+            file_bytes: 64 << 20,
+            open_files: 1024,
+        }
+    }
+}
+
+/// How a sandboxed program ended, as the supervisor saw it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Status {
+    /// Exit code, if it exited normally.
+    pub exit_code: Option<i32>,
+    /// Signal number, if a signal killed it.
+    pub signal: Option<i32>,
+    /// Whether the supervisor killed it for running past its time limit.
+    pub timed_out: bool,
+    /// Processes still alive (or unreaped) after the program itself ended.
+    pub leaked_processes: u32,
+    /// Wall-clock time in milliseconds.
+    pub wall_ms: u64,
+    /// User plus system CPU time of the program in milliseconds.
+    pub cpu_ms: u64,
+    /// Peak resident memory of the program in KiB.
+    pub max_rss_kib: u64,
+}
+
+/// What one sandboxed run produced.
+#[derive(Debug, Clone)]
+pub struct RunResult {
+    /// How it ended.
+    pub status: Status,
+    /// The start of its standard output.
+    pub stdout: String,
+    /// The start of its standard error.
+    pub stderr: String,
+    /// Total bytes it wrote to stdout and stderr (may exceed what was kept).
+    pub output_bytes: u64,
+}
+
+/// How much of each output stream is kept for the report.
+const KEEP_BYTES: u64 = 64 * 1024;
+
+/// Runs `program args` in the sandbox with `limits`, extra environment
+/// variables `env`, and a fresh temporary working directory.
+pub fn run(
+    program: &Path,
+    args: &[OsString],
+    env: &[(String, String)],
+    limits: Limits,
+) -> Result<RunResult> {
+    let scratch = tempfile::Builder::new()
+        .prefix("oslings-run-")
+        .tempdir()
+        .context("cannot create a temporary directory for a test run")?;
+    let workdir = scratch.path().join("work");
+    std::fs::create_dir(&workdir)?;
+    let stdout_path = scratch.path().join("stdout");
+    let stderr_path = scratch.path().join("stderr");
+    let status_path = scratch.path().join("status.json");
+    let stdout = File::create(&stdout_path)?;
+    let stderr = File::create(&stderr_path)?;
+
+    let me = std::env::current_exe().context("cannot find the checker's own executable")?;
+    let mut command = Command::new(me);
+    command
+        .arg("__supervise")
+        .arg("--status-file")
+        .arg(&status_path)
+        .arg("--limits")
+        .arg(serde_json::to_string(&limits)?)
+        .arg("--")
+        .arg(program)
+        .args(args)
+        .current_dir(&workdir)
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(stderr)
+        .env("RUST_BACKTRACE", "0")
+        .env("NO_COLOR", "1")
+        .env("TMPDIR", &workdir);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    // SAFETY: between fork and exec the closure only calls async-signal-safe
+    // functions (prctl, setpgid) and allocates nothing.
+    unsafe {
+        command.pre_exec(|| {
+            // If the checker dies, the supervisor dies with it (and its own
+            // death signal takes the program down in turn).
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            libc::setpgid(0, 0);
+            Ok(())
+        });
+    }
+    let started = Instant::now();
+    let mut supervisor = command
+        .spawn()
+        .context("cannot start the test supervisor")?;
+    // The supervisor enforces the real limit; this is only a safety net.
+    let deadline = limits.timeout + Duration::from_secs(10);
+    let exit = loop {
+        if let Some(exit) = supervisor.try_wait()? {
+            break exit;
+        }
+        if started.elapsed() > deadline {
+            let pgid = supervisor.id() as i32;
+            // SAFETY: kill has no memory-safety preconditions.
+            unsafe { libc::kill(-pgid, libc::SIGKILL) };
+            supervisor.wait()?;
+            bail!("the test supervisor did not finish within {deadline:?} and was killed");
+        }
+        std::thread::sleep(poll_interval(started.elapsed()));
+    };
+    let status: Status = match std::fs::read_to_string(&status_path) {
+        Ok(text) => serde_json::from_str(&text).context("the supervisor wrote a bad status")?,
+        Err(_) => bail!("the test supervisor failed ({exit}) without writing a status"),
+    };
+    let (stdout, out_len) = read_head(&stdout_path)?;
+    let (stderr, err_len) = read_head(&stderr_path)?;
+    Ok(RunResult {
+        status,
+        stdout,
+        stderr,
+        output_bytes: out_len + err_len,
+    })
+}
+
+/// Short sleeps first (most tests finish in milliseconds), longer later.
+fn poll_interval(elapsed: Duration) -> Duration {
+    if elapsed < Duration::from_millis(20) {
+        Duration::from_micros(500)
+    } else if elapsed < Duration::from_millis(500) {
+        Duration::from_millis(2)
+    } else {
+        Duration::from_millis(10)
+    }
+}
+
+/// The first [`KEEP_BYTES`] of a file, lossily decoded, and its full length.
+fn read_head(path: &Path) -> Result<(String, u64)> {
+    let mut file = File::open(path)?;
+    let len = file.seek(SeekFrom::End(0))?;
+    file.seek(SeekFrom::Start(0))?;
+    let mut bytes = Vec::new();
+    file.take(KEEP_BYTES).read_to_end(&mut bytes)?;
+    Ok((String::from_utf8_lossy(&bytes).into_owned(), len))
+}
+
+/// The supervisor side: start `program`, enforce `limits`, clean up, and
+/// write a [`Status`] to `status_file`. Runs inside `checker __supervise`.
+pub fn supervise(status_file: &Path, limits: Limits, program: &[OsString]) -> Result<()> {
+    let (program, args) = program
+        .split_first()
+        .context("the supervisor needs a program to run")?;
+    // SAFETY: prctl with these arguments only changes this process's flags.
+    unsafe {
+        libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    }
+    let mut command = Command::new(program);
+    command.args(args);
+    let cpu_secs = limits.timeout.as_secs() * 2 + 2;
+    // SAFETY: between fork and exec the closure only calls async-signal-safe
+    // functions (setpgid, setrlimit, prctl) on values already computed.
+    unsafe {
+        command.pre_exec(move || {
+            libc::setpgid(0, 0);
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            set_limit(libc::RLIMIT_AS, limits.memory_bytes);
+            set_limit(libc::RLIMIT_CPU, cpu_secs);
+            set_limit(libc::RLIMIT_FSIZE, limits.file_bytes);
+            set_limit(libc::RLIMIT_NOFILE, limits.open_files);
+            set_limit(libc::RLIMIT_CORE, 0);
+            Ok(())
+        });
+    }
+    let started = Instant::now();
+    let child = command
+        .spawn()
+        .with_context(|| format!("cannot start {}", Path::new(program).display()))?;
+    let pid = child.id() as libc::pid_t;
+    let mut status = Status::default();
+    let mut raw_status = 0;
+    // SAFETY: an all-zero rusage is a valid value for wait4 to overwrite.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: wait4 writes only into the two valid out-pointers.
+        let done = unsafe { libc::wait4(pid, &mut raw_status, libc::WNOHANG, &mut usage) };
+        if done == pid {
+            break;
+        }
+        if done < 0 {
+            bail!(
+                "waiting for the test failed: {}",
+                std::io::Error::last_os_error()
+            );
+        }
+        if started.elapsed() > limits.timeout {
+            status.timed_out = true;
+            // SAFETY: kill has no memory-safety preconditions.
+            unsafe { libc::kill(-pid, libc::SIGKILL) };
+            // SAFETY: as above; this wait blocks until the killed child is gone.
+            unsafe { libc::wait4(pid, &mut raw_status, 0, &mut usage) };
+            break;
+        }
+        std::thread::sleep(poll_interval(started.elapsed()));
+    }
+    status.wall_ms = started.elapsed().as_millis() as u64;
+    if libc::WIFEXITED(raw_status) {
+        status.exit_code = Some(libc::WEXITSTATUS(raw_status));
+    } else if libc::WIFSIGNALED(raw_status) {
+        status.signal = Some(libc::WTERMSIG(raw_status));
+    }
+    status.cpu_ms = timeval_ms(usage.ru_utime) + timeval_ms(usage.ru_stime);
+    status.max_rss_kib = usage.ru_maxrss as u64;
+    status.leaked_processes = kill_leftovers(pid);
+    std::fs::write(status_file, serde_json::to_string(&status)?)
+        .with_context(|| format!("cannot write {}", status_file.display()))?;
+    Ok(())
+}
+
+fn set_limit(resource: libc::__rlimit_resource_t, value: u64) {
+    let limit = libc::rlimit {
+        rlim_cur: value,
+        rlim_max: value,
+    };
+    // SAFETY: setrlimit reads the rlimit we pass by reference.
+    unsafe { libc::setrlimit(resource, &limit) };
+}
+
+fn timeval_ms(tv: libc::timeval) -> u64 {
+    tv.tv_sec as u64 * 1000 + tv.tv_usec as u64 / 1000
+}
+
+/// Kills and reaps every process the program left behind: its process group
+/// and every orphan re-parented to this subreaper. Returns how many there were.
+fn kill_leftovers(pgid: libc::pid_t) -> u32 {
+    let mut leaked = 0;
+    // SAFETY: kill with signal 0 only probes; with SIGKILL it has no
+    // memory-safety preconditions.
+    if unsafe { libc::kill(-pgid, 0) } == 0 {
+        unsafe { libc::kill(-pgid, libc::SIGKILL) };
+    }
+    let me = std::process::id() as libc::pid_t;
+    for _ in 0..100 {
+        let children = children_of(me);
+        if children.is_empty() {
+            break;
+        }
+        for child in children {
+            leaked += 1;
+            // SAFETY: as above.
+            unsafe { libc::kill(child, libc::SIGKILL) };
+            // SAFETY: waitpid on our own child; the status is discarded.
+            unsafe { libc::waitpid(child, std::ptr::null_mut(), 0) };
+        }
+    }
+    leaked
+}
+
+/// Processes whose parent is `parent`, read from `/proc`.
+fn children_of(parent: libc::pid_t) -> Vec<libc::pid_t> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<libc::pid_t>().ok())
+        .filter(|pid| parent_of(*pid) == Some(parent))
+        .collect()
+}
+
+fn parent_of(pid: libc::pid_t) -> Option<libc::pid_t> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name is in parentheses and may contain spaces.
+    let after = &stat[stat.rfind(')')? + 2..];
+    after.split_whitespace().nth(1)?.parse().ok()
+}
