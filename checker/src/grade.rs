@@ -68,6 +68,8 @@ pub struct Grader {
     pub target_dir: PathBuf,
     /// Tests run at once.
     pub jobs: usize,
+    /// Time limit of a test without its own override (default: 5 s).
+    pub timeout: Option<std::time::Duration>,
 }
 
 /// Something to tell the user while grading runs.
@@ -261,7 +263,7 @@ impl Grader {
                 stage.id,
                 stage_tests.len()
             ));
-            let results = runner::run_many(exercise, &stage_tests, self.jobs);
+            let results = runner::run_many(exercise, &stage_tests, self.jobs, self.timeout);
             let mut all_passed = !stage_tests.is_empty();
             for (test, result) in stage_tests.iter().zip(results) {
                 let result = result?;

@@ -80,6 +80,9 @@ struct GradeArgs {
     /// How many tests run at once (default: the number of CPUs).
     #[arg(long, short)]
     jobs: Option<usize>,
+    /// Time limit in seconds of each hidden test that has no limit of its own.
+    #[arg(long, value_name = "SECS", default_value_t = 5.0)]
+    timeout: f64,
     #[command(flatten)]
     tree: TreeArgs,
 }
@@ -165,7 +168,7 @@ fn tree_of(args: &TreeArgs) -> Result<Tree> {
     })
 }
 
-fn grader(tree: Tree, jobs: Option<usize>) -> Grader {
+fn grader(tree: Tree, jobs: Option<usize>, timeout: f64) -> Grader {
     let root = repo_root();
     let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     Grader {
@@ -173,6 +176,7 @@ fn grader(tree: Tree, jobs: Option<usize>) -> Grader {
         root,
         tree,
         jobs,
+        timeout: Some(Duration::from_secs_f64(timeout.clamp(0.1, 3600.0))),
     }
 }
 
@@ -229,7 +233,7 @@ fn spinner() -> ProgressBar {
 
 fn grade(args: &GradeArgs) -> Result<ExitCode> {
     let tree = tree_of(&args.tree)?;
-    let grader = grader(tree, args.jobs);
+    let grader = grader(tree, args.jobs, args.timeout);
     let course = manifest::load_course(&grader.root.join("checker").join("hidden"))?;
     let selected = select(&course, args.exercise.as_deref())?;
     if let (Some(filter), Some(exercise)) = (&args.test, selected.first()) {
@@ -304,7 +308,7 @@ fn run_single(grader: &Grader, exercise: &Exercise, filter: &str) -> Result<Exit
     let mut all_passed = true;
     let mut stdout = anstream::stdout();
     for test in &matching {
-        let result = runner::run_one(exercise, test)?;
+        let result = runner::run_one(exercise, test, grader.timeout)?;
         let style = if result.outcome == Outcome::Passed {
             anstyle::AnsiColor::Green.on_default()
         } else {
@@ -337,7 +341,7 @@ fn run_single(grader: &Grader, exercise: &Exercise, filter: &str) -> Result<Exit
 }
 
 fn hint(name: &str, level: usize, stage: Option<&str>, tree: &TreeArgs) -> Result<ExitCode> {
-    let grader = grader(tree_of(tree)?, None);
+    let grader = grader(tree_of(tree)?, None, 5.0);
     let course = manifest::load_course(&grader.root.join("checker").join("hidden"))?;
     let exercise = select(&course, Some(name))?[0];
     let index = match stage {

@@ -77,8 +77,11 @@ pub fn list(exercise: &Exercise, binaries: &[TestBinary]) -> Result<Vec<HiddenTe
 }
 
 /// The limits a test runs under.
-pub fn limits_for(exercise: &Exercise, name: &str) -> Limits {
+pub fn limits_for(exercise: &Exercise, name: &str, default_timeout: Option<Duration>) -> Limits {
     let mut limits = Limits::default();
+    if let Some(timeout) = default_timeout {
+        limits.timeout = timeout;
+    }
     if let Some(over) = exercise.override_for(name) {
         if let Some(secs) = over.timeout_secs {
             limits.timeout = Duration::from_secs_f64(secs);
@@ -91,8 +94,8 @@ pub fn limits_for(exercise: &Exercise, name: &str) -> Limits {
 }
 
 /// Runs one test alone in the sandbox.
-pub fn run_one(exercise: &Exercise, test: &HiddenTest) -> Result<TestResult> {
-    let limits = limits_for(exercise, &test.name);
+pub fn run_one(exercise: &Exercise, test: &HiddenTest, default_timeout: Option<Duration>) -> Result<TestResult> {
+    let limits = limits_for(exercise, &test.name, default_timeout);
     let args: Vec<OsString> = vec![
         test.name.clone().into(),
         "--exact".into(),
@@ -114,7 +117,12 @@ pub fn run_one(exercise: &Exercise, test: &HiddenTest) -> Result<TestResult> {
 }
 
 /// Runs `tests` with up to `jobs` at a time; results come back in input order.
-pub fn run_many(exercise: &Exercise, tests: &[HiddenTest], jobs: usize) -> Vec<Result<TestResult>> {
+pub fn run_many(
+    exercise: &Exercise,
+    tests: &[HiddenTest],
+    jobs: usize,
+    default_timeout: Option<Duration>,
+) -> Vec<Result<TestResult>> {
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<Result<TestResult>>>> =
         Mutex::new((0..tests.len()).map(|_| None).collect());
@@ -124,7 +132,7 @@ pub fn run_many(exercise: &Exercise, tests: &[HiddenTest], jobs: usize) -> Vec<R
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(test) = tests.get(i) else { break };
-                    let result = run_one(exercise, test);
+                    let result = run_one(exercise, test, default_timeout);
                     results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(result);
                 }
             });

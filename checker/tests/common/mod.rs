@@ -1,0 +1,191 @@
+//! Fixtures for the checker's integration tests: copies of the repository
+//! with a learner's tree in `exercises/`, and a runner for the real binary.
+
+#![allow(dead_code, unreachable_pub)] // each test binary uses a different part
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The repository the checker belongs to.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// A copy of the repository (sources only) in a temporary directory.
+pub struct Tree {
+    pub dir: tempfile::TempDir,
+}
+
+impl Tree {
+    /// The repository as it is: the pristine exercises.
+    pub fn pristine() -> Tree {
+        let dir = tempfile::Builder::new().prefix("oslings-fixture-").tempdir().unwrap();
+        copy_dir(&repo(), dir.path());
+        Tree { dir }
+    }
+
+    /// A learner who has finished `exercise`: the solution's sources in the
+    /// exercise crate.
+    pub fn completed(exercise: &str) -> Tree {
+        let tree = Tree::pristine();
+        let src = repo().join("solutions").join(exercise).join("src");
+        let dst = tree.path().join("exercises").join(exercise).join("src");
+        std::fs::remove_dir_all(&dst).unwrap();
+        copy_dir(&src, &dst);
+        let solution_lib = format!("{}_solution", exercise.replace('-', "_"));
+        let lib = exercise.replace('-', "_");
+        for file in rust_files(&dst) {
+            let text = std::fs::read_to_string(&file).unwrap();
+            std::fs::write(&file, text.replace(&solution_lib, &lib)).unwrap();
+        }
+        tree
+    }
+
+    /// A finished `exercise` with `code` inserted at the start of the body of
+    /// the function whose signature line starts with `signature`.
+    pub fn mutated(exercise: &str, file: &str, signature: &str, code: &str) -> Tree {
+        let tree = Tree::completed(exercise);
+        let path = tree.path().join("exercises").join(exercise).join("src").join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let at = text
+            .find(signature)
+            .unwrap_or_else(|| panic!("`{signature}` not found in {}", path.display()));
+        let brace = at + text[at..].find('{').unwrap() + 1;
+        let mutated = format!("{}\n{code}\n{}", &text[..brace], &text[brace..]);
+        std::fs::write(&path, mutated).unwrap();
+        tree
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if name == "target" || name == ".git" {
+            continue;
+        }
+        let kind = entry.file_type().unwrap();
+        let dst = to.join(&name);
+        if kind.is_dir() {
+            copy_dir(&entry.path(), &dst);
+        } else if kind.is_symlink() {
+            let link = std::fs::read_link(entry.path()).unwrap();
+            std::os::unix::fs::symlink(link, dst).unwrap();
+        } else {
+            std::fs::copy(entry.path(), dst).unwrap();
+        }
+    }
+}
+
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(rust_files(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            files.push(path);
+        }
+    }
+    files
+}
+
+/// What one run of the checker produced.
+#[derive(Debug)]
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+impl Run {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+    }
+}
+
+/// Runs the real checker binary with `args`, a private TMPDIR, and a hard
+/// limit of `limit`; then checks that nothing it started is still running
+/// and that it left no temporary files.
+pub fn checker(args: &[&str], limit: Duration) -> Run {
+    let tmp = tempfile::Builder::new().prefix("oslings-checker-tmp-").tempdir().unwrap();
+    let started = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_checker"))
+        .args(args)
+        .env("TMPDIR", tmp.path())
+        .env("NO_COLOR", "1")
+        .env_remove("CLICOLOR_FORCE")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || std::io::read_to_string(stdout).unwrap_or_default());
+    let err = std::thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default());
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > limit {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("the checker did not finish within {limit:?}: {args:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let run = Run {
+        code: status.code(),
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+        elapsed: started.elapsed(),
+    };
+    let left = processes_inside(tmp.path());
+    assert!(left.is_empty(), "processes left running inside the checker's TMPDIR: {left:?}\n{run:?}");
+    let files: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
+    assert!(files.is_empty(), "the checker left temporary files behind: {files:?}");
+    run
+}
+
+/// Processes whose working directory is inside `dir`.
+pub fn processes_inside(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let pid = entry.file_name();
+        let Some(pid) = pid.to_str().filter(|p| p.chars().all(|c| c.is_ascii_digit())) else {
+            continue;
+        };
+        if let Ok(cwd) = std::fs::read_link(format!("/proc/{pid}/cwd")) {
+            if cwd.starts_with(dir) {
+                let cmd = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+                found.push(format!("{pid}: {}", cmd.replace('\0', " ")));
+            }
+        }
+    }
+    found
+}
+
+/// Processes whose command line contains `needle`.
+pub fn processes_matching(needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let pid = entry.file_name();
+        let Some(pid) = pid.to_str().filter(|p| p.chars().all(|c| c.is_ascii_digit())) else {
+            continue;
+        };
+        let cmd = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if cmd.replace('\0', " ").contains(needle) {
+            found.push(format!("{pid}: {}", cmd.replace('\0', " ")));
+        }
+    }
+    found
+}

@@ -1,0 +1,279 @@
+//! The real checker binary on whole learner trees: the pristine exercises,
+//! the reference solutions, a finished exercise, and trees broken in each way
+//! a learner's code can break. Each must get the right outcome, in bounded
+//! time, leaving nothing running.
+
+mod common;
+
+use common::{Tree, checker, processes_matching, repo};
+use serde_json::Value;
+use std::time::Duration;
+
+const BUILD_LIMIT: Duration = Duration::from_secs(600);
+const EXERCISE: &str = "bump-allocator";
+const ALIGN_UP: &str = "pub fn align_up(";
+
+fn exercise(report: &Value) -> &Value {
+    report["exercises"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == EXERCISE)
+        .expect("the bump allocator is graded")
+}
+
+fn tests_of<'a>(ex: &'a Value, stage: &str) -> Vec<&'a Value> {
+    ex["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["stage"] == stage)
+        .collect()
+}
+
+fn outcomes(ex: &Value, stage: &str) -> Vec<String> {
+    tests_of(ex, stage)
+        .iter()
+        .map(|t| t["outcome"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Grades `tree` as a learner's fork, with one-second test time limits.
+fn grade_tree(tree: &Tree) -> (common::Run, Value) {
+    let dir = tree.path().to_str().unwrap();
+    let run = checker(
+        &["--exercises-from", dir, EXERCISE, "--format", "json", "--timeout", "1"],
+        BUILD_LIMIT,
+    );
+    let report = run.json();
+    (run, report)
+}
+
+/// Every stage after the first is reported as not run.
+fn later_stages_not_run(ex: &Value) {
+    for stage in ex["stages"].as_array().unwrap().iter().skip(1) {
+        let name = stage["name"].as_str().unwrap();
+        assert!(
+            outcomes(ex, name).iter().all(|o| o == "not_run"),
+            "stage {name} ran although stage 1 fails: {:?}",
+            outcomes(ex, name)
+        );
+        assert_eq!(stage["passed"], false);
+    }
+}
+
+#[test]
+fn pristine_exercises_score_zero_and_say_what_to_do_next() {
+    let run = checker(&["--format", "json"], BUILD_LIMIT);
+    assert_eq!(run.code, Some(1), "not everything passes: exit status 1\n{run:?}");
+    let report = run.json();
+    assert_eq!(report["schema_version"], 1);
+    assert_eq!(report["score"], 0);
+    let ex = exercise(&report);
+    assert!(ex["compile_error"].is_null(), "the stub must compile: {}", ex["compile_error"]);
+    let first = ex["stages"][0]["name"].as_str().unwrap();
+    let tests = tests_of(ex, first);
+    assert!(!tests.is_empty());
+    for test in tests {
+        assert_eq!(test["outcome"], "failed", "{test}");
+        assert!(test["message"].as_str().unwrap().contains("todo!()"), "{test}");
+        assert!(test["rerun"].as_str().unwrap().contains("--test"), "{test}");
+    }
+    later_stages_not_run(ex);
+    assert_eq!(ex["performance"]["status"], "not_run");
+
+    let text = checker(&[], BUILD_LIMIT);
+    assert_eq!(text.code, Some(1));
+    assert!(text.stdout.contains("Next: bump-allocator stage 1"), "{}", text.stdout);
+    assert!(text.stdout.contains("cargo run -p checker -- bump-allocator"), "{}", text.stdout);
+    insta::assert_snapshot!("pristine_summary", text.stdout);
+}
+
+#[test]
+fn reference_solutions_score_everything_with_a_measured_ratio() {
+    let run = checker(&["--against", "solutions", "--format", "json"], BUILD_LIMIT);
+    let report = run.json();
+    assert_eq!(run.code, Some(0), "the solutions must pass everything: {report:#}");
+    assert_eq!(report["passed"], true);
+    assert_eq!(report["score"], report["max_score"]);
+    let ex = exercise(&report);
+    for test in ex["tests"].as_array().unwrap() {
+        assert_eq!(test["outcome"], "passed", "{test}");
+    }
+    let perf = &ex["performance"];
+    assert_eq!(perf["status"], "measured", "{perf}");
+    let ratio = perf["ratio_to_reference"].as_f64().unwrap();
+    assert!(ratio > 0.0, "{perf}");
+    assert!(perf["reference_to_baselines"]["bumpalo"].as_f64().is_some(), "{perf}");
+}
+
+#[test]
+fn a_finished_exercise_scores_full_marks_and_is_never_modified() {
+    let tree = Tree::completed(EXERCISE);
+    let before = snapshot_files(tree.path());
+    let (run, report) = grade_tree(&tree);
+    let ex = exercise(&report);
+    assert_eq!(ex["score"], ex["max_score"], "{report:#}");
+    assert_eq!(run.code, Some(0));
+    assert_eq!(before, snapshot_files(tree.path()), "the checker modified the learner's tree");
+
+    // The visible tests pass too once the exercise is done.
+    let status = std::process::Command::new(env!("CARGO"))
+        .args(["test", "-q", "-p", EXERCISE, "--manifest-path"])
+        .arg(tree.path().join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", repo().join("target/oslings/fixture-build"))
+        .status()
+        .unwrap();
+    assert!(status.success(), "the visible tests fail on the finished exercise");
+}
+
+fn snapshot_files(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.push((path.display().to_string(), std::fs::read(&path).unwrap_or_default()));
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+#[test]
+fn a_compile_error_is_reported_with_the_compilers_message() {
+    let tree = Tree::mutated(EXERCISE, "align.rs", ALIGN_UP, "let _oops: u32 = \"not a number\";");
+    let (run, report) = grade_tree(&tree);
+    assert_eq!(run.code, Some(1));
+    let ex = exercise(&report);
+    let error = &ex["compile_error"];
+    assert_eq!(error["in_graded_crate"], true, "{error}");
+    let message = error["message"].as_str().unwrap();
+    assert!(message.contains("mismatched types"), "{message}");
+    assert!(message.contains("exercises/bump-allocator/src/align.rs"), "{message}");
+    assert!(!message.contains(tree.path().to_str().unwrap()), "paths are shown relative: {message}");
+    let tests = ex["tests"].as_array().unwrap();
+    assert!(!tests.is_empty(), "the tests are still listed");
+    assert!(tests.iter().all(|t| t["outcome"] == "compile_error"));
+}
+
+#[test]
+fn a_wrong_answer_fails_with_the_assertion() {
+    let tree = Tree::mutated(
+        EXERCISE,
+        "align.rs",
+        ALIGN_UP,
+        "if align > 1 { return Ok(addr | 1); }",
+    );
+    let (_, report) = grade_tree(&tree);
+    let ex = exercise(&report);
+    let first = outcomes(ex, "align");
+    assert!(first.iter().any(|o| o == "failed"), "{first:?}");
+    let failed = tests_of(ex, "align")
+        .into_iter()
+        .find(|t| t["outcome"] == "failed")
+        .unwrap();
+    assert!(failed["message"].as_str().unwrap().contains("align_up"), "{failed}");
+    later_stages_not_run(ex);
+    assert_eq!(ex["score"], 0);
+}
+
+#[test]
+fn an_infinite_loop_times_out_as_a_possible_deadlock() {
+    let tree = Tree::mutated(EXERCISE, "align.rs", ALIGN_UP, "loop { std::hint::spin_loop(); }");
+    let (run, report) = grade_tree(&tree);
+    let ex = exercise(&report);
+    let outcomes = outcomes(ex, "align");
+    assert!(outcomes.iter().all(|o| o == "timed_out"), "{outcomes:?}");
+    let message = tests_of(ex, "align")[0]["message"].as_str().unwrap().to_string();
+    assert!(message.contains("possible deadlock or infinite loop"), "{message}");
+    assert!(run.elapsed < Duration::from_secs(300));
+}
+
+#[test]
+fn a_deadlock_times_out() {
+    let tree = Tree::mutated(
+        EXERCISE,
+        "align.rs",
+        ALIGN_UP,
+        "{ static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(()); \
+           let _first = LOCK.lock(); let _second = LOCK.lock(); }",
+    );
+    let (_, report) = grade_tree(&tree);
+    let ex = exercise(&report);
+    assert!(outcomes(ex, "align").iter().all(|o| o == "timed_out"));
+}
+
+#[test]
+fn a_segfault_is_a_crash_named_by_its_signal() {
+    let tree = Tree::mutated(
+        EXERCISE,
+        "align.rs",
+        ALIGN_UP,
+        "#[allow(clippy::undocumented_unsafe_blocks)] \
+         unsafe { std::ptr::null_mut::<u8>().write_volatile(1) };",
+    );
+    let (_, report) = grade_tree(&tree);
+    let ex = exercise(&report);
+    let test = tests_of(ex, "align")[0];
+    assert_eq!(test["outcome"], "crashed", "{test}");
+    assert!(test["message"].as_str().unwrap().contains("SIGSEGV"), "{test}");
+}
+
+#[test]
+fn an_abort_is_a_crash_named_by_its_signal() {
+    let tree = Tree::mutated(EXERCISE, "align.rs", ALIGN_UP, "std::process::abort();");
+    let (_, report) = grade_tree(&tree);
+    let ex = exercise(&report);
+    let test = tests_of(ex, "align")[0];
+    assert_eq!(test["outcome"], "crashed", "{test}");
+    assert!(test["message"].as_str().unwrap().contains("SIGABRT"), "{test}");
+}
+
+#[test]
+fn a_panic_fails_with_its_message() {
+    let tree = Tree::mutated(EXERCISE, "align.rs", ALIGN_UP, "panic!(\"the fixture panics here\");");
+    let (_, report) = grade_tree(&tree);
+    let ex = exercise(&report);
+    let test = tests_of(ex, "align")[0];
+    assert_eq!(test["outcome"], "failed", "{test}");
+    assert!(test["message"].as_str().unwrap().contains("the fixture panics here"), "{test}");
+}
+
+#[test]
+fn a_process_left_running_is_a_leak_and_is_killed() {
+    const MARKER: &str = "31.4159";
+    let tree = Tree::mutated(
+        EXERCISE,
+        "align.rs",
+        ALIGN_UP,
+        &format!("let _ = std::process::Command::new(\"sleep\").arg(\"{MARKER}\").spawn();"),
+    );
+    let (_, report) = grade_tree(&tree);
+    let ex = exercise(&report);
+    let test = tests_of(ex, "align")[0];
+    assert_eq!(test["outcome"], "leaked", "{test}");
+    let message = test["message"].as_str().unwrap();
+    assert!(message.contains("process") && message.contains("running"), "{test}");
+    let left = processes_matching(&format!("sleep {MARKER}"));
+    assert!(left.is_empty(), "the leaked process is still running: {left:?}");
+}
+
+#[test]
+fn an_unknown_exercise_suggests_the_closest_name() {
+    let run = checker(&["bump-alocator"], Duration::from_secs(30));
+    assert_eq!(run.code, Some(2));
+    assert!(run.stderr.contains("Did you mean `bump-allocator`?"), "{}", run.stderr);
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+}
+
+#[test]
+fn a_missing_tree_is_a_clear_error() {
+    let run = checker(&["--exercises-from", "/nonexistent/oslings"], Duration::from_secs(30));
+    assert_eq!(run.code, Some(2));
+    assert!(run.stderr.contains("no such directory"), "{}", run.stderr);
+}
