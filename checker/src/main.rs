@@ -122,7 +122,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            let _ = anstream::eprintln!(
+            anstream::eprintln!(
                 "{}error:{} {err:#}",
                 anstyle::AnsiColor::Red.on_default().bold(),
                 anstyle::Reset

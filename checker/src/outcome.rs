@@ -185,3 +185,113 @@ fn indent(text: &str, prefix: &str) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sandbox::Status;
+
+    fn run(status: Status, stdout: &str, stderr: &str) -> RunResult {
+        RunResult {
+            status,
+            stdout: stdout.to_string(),
+            stderr: stderr.to_string(),
+            output_bytes: (stdout.len() + stderr.len()) as u64,
+        }
+    }
+
+    fn exited(code: i32) -> Status {
+        Status {
+            exit_code: Some(code),
+            ..Status::default()
+        }
+    }
+
+    const PASS: &str =
+        "\nrunning 1 test\ntest a::b ... ok\n\ntest result: ok. 1 passed; 0 failed; 0 ignored\n";
+
+    #[test]
+    fn a_completed_test_passes() {
+        assert_eq!(classify(&run(exited(0), PASS, ""), 5.0).0, Outcome::Passed);
+    }
+
+    #[test]
+    fn exiting_zero_without_libtests_summary_is_not_a_pass() {
+        let (outcome, message) = classify(&run(exited(0), "running 1 test\n", ""), 5.0);
+        assert_eq!(outcome, Outcome::Failed);
+        assert!(message.contains("std::process::exit"), "{message}");
+    }
+
+    #[test]
+    fn an_assertion_keeps_left_and_right_and_drops_the_backtrace_note() {
+        let stderr = "\nthread 'align::x' (77) panicked at /home/u/oslings/checker/hidden/bump-allocator/tests/hidden.rs:10:5:\n\
+                      assertion `left == right` failed: align_up(13, 8)\n  left: Ok(13)\n right: Ok(16)\n\
+                      note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n";
+        let (outcome, message) = classify(&run(exited(101), "", stderr), 5.0);
+        assert_eq!(outcome, Outcome::Failed);
+        assert!(
+            message.starts_with("assertion `left == right` failed: align_up(13, 8)"),
+            "{message}"
+        );
+        assert!(
+            message.contains("left: Ok(13)") && message.contains("right: Ok(16)"),
+            "{message}"
+        );
+        assert!(
+            message.contains("at checker/hidden/bump-allocator/tests/hidden.rs:10:5"),
+            "{message}"
+        );
+        assert!(!message.contains("RUST_BACKTRACE"), "{message}");
+    }
+
+    #[test]
+    fn a_todo_points_at_the_blank() {
+        let stderr = "thread 'a' panicked at /x/exercises/bump-allocator/src/align.rs:51:5:\nnot yet implemented: stage 1\n";
+        let (_, message) = classify(&run(exited(101), "", stderr), 5.0);
+        assert!(
+            message.contains("todo!()")
+                && message.contains("exercises/bump-allocator/src/align.rs:51:5"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_stack_overflow_is_recognised() {
+        let status = Status {
+            signal: Some(libc::SIGABRT),
+            ..Status::default()
+        };
+        let stderr =
+            "\nthread 'deep' has overflowed its stack\nfatal runtime error: stack overflow\n";
+        let (outcome, message) = classify(&run(status, "", stderr), 5.0);
+        assert_eq!(outcome, Outcome::Crashed);
+        assert!(message.starts_with("stack overflow"), "{message}");
+    }
+
+    #[test]
+    fn a_timeout_says_deadlock_or_infinite_loop() {
+        let status = Status {
+            timed_out: true,
+            signal: Some(libc::SIGKILL),
+            ..Status::default()
+        };
+        let (outcome, message) = classify(&run(status, "", ""), 2.0);
+        assert_eq!(outcome, Outcome::TimedOut);
+        assert!(
+            message.contains("within 2 s: possible deadlock or infinite loop"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_pass_that_leaves_processes_is_a_leak() {
+        let status = Status {
+            exit_code: Some(0),
+            leaked_processes: 2,
+            ..Status::default()
+        };
+        let (outcome, message) = classify(&run(status, PASS, ""), 5.0);
+        assert_eq!(outcome, Outcome::Leaked);
+        assert!(message.contains("left 2 processes running"), "{message}");
+    }
+}

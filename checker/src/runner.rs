@@ -94,7 +94,11 @@ pub fn limits_for(exercise: &Exercise, name: &str, default_timeout: Option<Durat
 }
 
 /// Runs one test alone in the sandbox.
-pub fn run_one(exercise: &Exercise, test: &HiddenTest, default_timeout: Option<Duration>) -> Result<TestResult> {
+pub fn run_one(
+    exercise: &Exercise,
+    test: &HiddenTest,
+    default_timeout: Option<Duration>,
+) -> Result<TestResult> {
     let limits = limits_for(exercise, &test.name, default_timeout);
     let args: Vec<OsString> = vec![
         test.name.clone().into(),

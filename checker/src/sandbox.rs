@@ -278,6 +278,7 @@ fn kill_leftovers(pgid: libc::pid_t) -> u32 {
     // SAFETY: kill with signal 0 only probes; with SIGKILL it has no
     // memory-safety preconditions.
     if unsafe { libc::kill(-pgid, 0) } == 0 {
+        // SAFETY: as above.
         unsafe { libc::kill(-pgid, libc::SIGKILL) };
     }
     let me = std::process::id() as libc::pid_t;

@@ -80,15 +80,12 @@ pub fn prepare(
         );
     }
 
-    let lib_name = format!(
-        "{}",
-        hidden
-            .get("package")
-            .and_then(|p| p.get("name"))
-            .and_then(Value::as_str)
-            .context("the hidden suite's Cargo.toml has no package name")?
-            .replace('-', "_")
-    );
+    let lib_name = hidden
+        .get("package")
+        .and_then(|p| p.get("name"))
+        .and_then(Value::as_str)
+        .context("the hidden suite's Cargo.toml has no package name")?
+        .replace('-', "_");
     let mut manifest = Table::new();
     let mut package = Table::new();
     package.insert(

@@ -60,7 +60,10 @@ fn every_include_names_a_real_file_and_a_non_empty_anchor() {
             count += 1;
             let file = page.parent().unwrap().join(&path);
             let Ok(source) = std::fs::read_to_string(&file) else {
-                problems.push(format!("{}: includes {path}, which does not exist", page.display()));
+                problems.push(format!(
+                    "{}: includes {path}, which does not exist",
+                    page.display()
+                ));
                 continue;
             };
             let Some(anchor) = anchor else { continue };
@@ -81,7 +84,11 @@ fn every_include_names_a_real_file_and_a_non_empty_anchor() {
             }
         }
     }
-    assert!(problems.is_empty(), "broken includes:\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "broken includes:\n{}",
+        problems.join("\n")
+    );
     assert!(count > 0, "the book includes no code at all");
 }
 
@@ -91,7 +98,9 @@ fn every_page_in_the_summary_exists() {
     let summary = std::fs::read_to_string(book.join("SUMMARY.md")).unwrap();
     let mut missing = Vec::new();
     for line in summary.lines() {
-        let Some(open) = line.find("](") else { continue };
+        let Some(open) = line.find("](") else {
+            continue;
+        };
         let target = &line[open + 2..];
         let target = &target[..target.find(')').unwrap_or(target.len())];
         if target.is_empty() {
@@ -101,7 +110,10 @@ fn every_page_in_the_summary_exists() {
             missing.push(target.to_string());
         }
     }
-    assert!(missing.is_empty(), "SUMMARY.md links to missing pages: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "SUMMARY.md links to missing pages: {missing:?}"
+    );
 }
 
 /// mdBook's heading id: lowercase, alphanumerics kept, spaces to dashes.
@@ -129,7 +141,11 @@ fn every_stage_section_the_checker_links_to_is_a_heading() {
     for exercise in &course {
         let chapter = repo().join("book").join(&exercise.chapter);
         let Ok(text) = std::fs::read_to_string(&chapter) else {
-            problems.push(format!("{}: chapter {} is missing", exercise.name, chapter.display()));
+            problems.push(format!(
+                "{}: chapter {} is missing",
+                exercise.name,
+                chapter.display()
+            ));
             continue;
         };
         let slugs: Vec<String> = text

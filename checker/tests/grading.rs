@@ -42,7 +42,15 @@ fn outcomes(ex: &Value, stage: &str) -> Vec<String> {
 fn grade_tree(tree: &Tree) -> (common::Run, Value) {
     let dir = tree.path().to_str().unwrap();
     let run = checker(
-        &["--exercises-from", dir, EXERCISE, "--format", "json", "--timeout", "1"],
+        &[
+            "--exercises-from",
+            dir,
+            EXERCISE,
+            "--format",
+            "json",
+            "--timeout",
+            "1",
+        ],
         BUILD_LIMIT,
     );
     let report = run.json();
@@ -65,18 +73,29 @@ fn later_stages_not_run(ex: &Value) {
 #[test]
 fn pristine_exercises_score_zero_and_say_what_to_do_next() {
     let run = checker(&["--format", "json"], BUILD_LIMIT);
-    assert_eq!(run.code, Some(1), "not everything passes: exit status 1\n{run:?}");
+    assert_eq!(
+        run.code,
+        Some(1),
+        "not everything passes: exit status 1\n{run:?}"
+    );
     let report = run.json();
     assert_eq!(report["schema_version"], 1);
     assert_eq!(report["score"], 0);
     let ex = exercise(&report);
-    assert!(ex["compile_error"].is_null(), "the stub must compile: {}", ex["compile_error"]);
+    assert!(
+        ex["compile_error"].is_null(),
+        "the stub must compile: {}",
+        ex["compile_error"]
+    );
     let first = ex["stages"][0]["name"].as_str().unwrap();
     let tests = tests_of(ex, first);
     assert!(!tests.is_empty());
     for test in tests {
         assert_eq!(test["outcome"], "failed", "{test}");
-        assert!(test["message"].as_str().unwrap().contains("todo!()"), "{test}");
+        assert!(
+            test["message"].as_str().unwrap().contains("todo!()"),
+            "{test}"
+        );
         assert!(test["rerun"].as_str().unwrap().contains("--test"), "{test}");
     }
     later_stages_not_run(ex);
@@ -84,8 +103,17 @@ fn pristine_exercises_score_zero_and_say_what_to_do_next() {
 
     let text = checker(&[], BUILD_LIMIT);
     assert_eq!(text.code, Some(1));
-    assert!(text.stdout.contains("Next: bump-allocator stage 1"), "{}", text.stdout);
-    assert!(text.stdout.contains("cargo run -p checker -- bump-allocator"), "{}", text.stdout);
+    assert!(
+        text.stdout.contains("Next: bump-allocator stage 1"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout
+            .contains("cargo run -p checker -- bump-allocator"),
+        "{}",
+        text.stdout
+    );
     insta::assert_snapshot!("pristine_summary", text.stdout);
 }
 
@@ -93,7 +121,11 @@ fn pristine_exercises_score_zero_and_say_what_to_do_next() {
 fn reference_solutions_score_everything_with_a_measured_ratio() {
     let run = checker(&["--against", "solutions", "--format", "json"], BUILD_LIMIT);
     let report = run.json();
-    assert_eq!(run.code, Some(0), "the solutions must pass everything: {report:#}");
+    assert_eq!(
+        run.code,
+        Some(0),
+        "the solutions must pass everything: {report:#}"
+    );
     assert_eq!(report["passed"], true);
     assert_eq!(report["score"], report["max_score"]);
     let ex = exercise(&report);
@@ -104,7 +136,10 @@ fn reference_solutions_score_everything_with_a_measured_ratio() {
     assert_eq!(perf["status"], "measured", "{perf}");
     let ratio = perf["ratio_to_reference"].as_f64().unwrap();
     assert!(ratio > 0.0, "{perf}");
-    assert!(perf["reference_to_baselines"]["bumpalo"].as_f64().is_some(), "{perf}");
+    assert!(
+        perf["reference_to_baselines"]["bumpalo"].as_f64().is_some(),
+        "{perf}"
+    );
 }
 
 #[test]
@@ -115,16 +150,26 @@ fn a_finished_exercise_scores_full_marks_and_is_never_modified() {
     let ex = exercise(&report);
     assert_eq!(ex["score"], ex["max_score"], "{report:#}");
     assert_eq!(run.code, Some(0));
-    assert_eq!(before, snapshot_files(tree.path()), "the checker modified the learner's tree");
+    assert_eq!(
+        before,
+        snapshot_files(tree.path()),
+        "the checker modified the learner's tree"
+    );
 
     // The visible tests pass too once the exercise is done.
     let status = std::process::Command::new(env!("CARGO"))
         .args(["test", "-q", "-p", EXERCISE, "--manifest-path"])
         .arg(tree.path().join("Cargo.toml"))
-        .env("CARGO_TARGET_DIR", repo().join("target/oslings/fixture-build"))
+        .env(
+            "CARGO_TARGET_DIR",
+            repo().join("target/oslings/fixture-build"),
+        )
         .status()
         .unwrap();
-    assert!(status.success(), "the visible tests fail on the finished exercise");
+    assert!(
+        status.success(),
+        "the visible tests fail on the finished exercise"
+    );
 }
 
 fn snapshot_files(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
@@ -136,7 +181,10 @@ fn snapshot_files(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
             if path.is_dir() {
                 stack.push(path);
             } else {
-                files.push((path.display().to_string(), std::fs::read(&path).unwrap_or_default()));
+                files.push((
+                    path.display().to_string(),
+                    std::fs::read(&path).unwrap_or_default(),
+                ));
             }
         }
     }
@@ -146,7 +194,12 @@ fn snapshot_files(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
 
 #[test]
 fn a_compile_error_is_reported_with_the_compilers_message() {
-    let tree = Tree::mutated(EXERCISE, "align.rs", ALIGN_UP, "let _oops: u32 = \"not a number\";");
+    let tree = Tree::mutated(
+        EXERCISE,
+        "align.rs",
+        ALIGN_UP,
+        "let _oops: u32 = \"not a number\";",
+    );
     let (run, report) = grade_tree(&tree);
     assert_eq!(run.code, Some(1));
     let ex = exercise(&report);
@@ -154,8 +207,14 @@ fn a_compile_error_is_reported_with_the_compilers_message() {
     assert_eq!(error["in_graded_crate"], true, "{error}");
     let message = error["message"].as_str().unwrap();
     assert!(message.contains("mismatched types"), "{message}");
-    assert!(message.contains("exercises/bump-allocator/src/align.rs"), "{message}");
-    assert!(!message.contains(tree.path().to_str().unwrap()), "paths are shown relative: {message}");
+    assert!(
+        message.contains("exercises/bump-allocator/src/align.rs"),
+        "{message}"
+    );
+    assert!(
+        !message.contains(tree.path().to_str().unwrap()),
+        "paths are shown relative: {message}"
+    );
     let tests = ex["tests"].as_array().unwrap();
     assert!(!tests.is_empty(), "the tests are still listed");
     assert!(tests.iter().all(|t| t["outcome"] == "compile_error"));
@@ -177,20 +236,34 @@ fn a_wrong_answer_fails_with_the_assertion() {
         .into_iter()
         .find(|t| t["outcome"] == "failed")
         .unwrap();
-    assert!(failed["message"].as_str().unwrap().contains("align_up"), "{failed}");
+    assert!(
+        failed["message"].as_str().unwrap().contains("align_up"),
+        "{failed}"
+    );
     later_stages_not_run(ex);
     assert_eq!(ex["score"], 0);
 }
 
 #[test]
 fn an_infinite_loop_times_out_as_a_possible_deadlock() {
-    let tree = Tree::mutated(EXERCISE, "align.rs", ALIGN_UP, "loop { std::hint::spin_loop(); }");
+    let tree = Tree::mutated(
+        EXERCISE,
+        "align.rs",
+        ALIGN_UP,
+        "loop { std::hint::spin_loop(); }",
+    );
     let (run, report) = grade_tree(&tree);
     let ex = exercise(&report);
     let outcomes = outcomes(ex, "align");
     assert!(outcomes.iter().all(|o| o == "timed_out"), "{outcomes:?}");
-    let message = tests_of(ex, "align")[0]["message"].as_str().unwrap().to_string();
-    assert!(message.contains("possible deadlock or infinite loop"), "{message}");
+    let message = tests_of(ex, "align")[0]["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        message.contains("possible deadlock or infinite loop"),
+        "{message}"
+    );
     assert!(run.elapsed < Duration::from_secs(300));
 }
 
@@ -221,7 +294,10 @@ fn a_segfault_is_a_crash_named_by_its_signal() {
     let ex = exercise(&report);
     let test = tests_of(ex, "align")[0];
     assert_eq!(test["outcome"], "crashed", "{test}");
-    assert!(test["message"].as_str().unwrap().contains("SIGSEGV"), "{test}");
+    assert!(
+        test["message"].as_str().unwrap().contains("SIGSEGV"),
+        "{test}"
+    );
 }
 
 #[test]
@@ -231,17 +307,31 @@ fn an_abort_is_a_crash_named_by_its_signal() {
     let ex = exercise(&report);
     let test = tests_of(ex, "align")[0];
     assert_eq!(test["outcome"], "crashed", "{test}");
-    assert!(test["message"].as_str().unwrap().contains("SIGABRT"), "{test}");
+    assert!(
+        test["message"].as_str().unwrap().contains("SIGABRT"),
+        "{test}"
+    );
 }
 
 #[test]
 fn a_panic_fails_with_its_message() {
-    let tree = Tree::mutated(EXERCISE, "align.rs", ALIGN_UP, "panic!(\"the fixture panics here\");");
+    let tree = Tree::mutated(
+        EXERCISE,
+        "align.rs",
+        ALIGN_UP,
+        "panic!(\"the fixture panics here\");",
+    );
     let (_, report) = grade_tree(&tree);
     let ex = exercise(&report);
     let test = tests_of(ex, "align")[0];
     assert_eq!(test["outcome"], "failed", "{test}");
-    assert!(test["message"].as_str().unwrap().contains("the fixture panics here"), "{test}");
+    assert!(
+        test["message"]
+            .as_str()
+            .unwrap()
+            .contains("the fixture panics here"),
+        "{test}"
+    );
 }
 
 #[test]
@@ -258,22 +348,35 @@ fn a_process_left_running_is_a_leak_and_is_killed() {
     let test = tests_of(ex, "align")[0];
     assert_eq!(test["outcome"], "leaked", "{test}");
     let message = test["message"].as_str().unwrap();
-    assert!(message.contains("process") && message.contains("running"), "{test}");
+    assert!(
+        message.contains("process") && message.contains("running"),
+        "{test}"
+    );
     let left = processes_matching(&format!("sleep {MARKER}"));
-    assert!(left.is_empty(), "the leaked process is still running: {left:?}");
+    assert!(
+        left.is_empty(),
+        "the leaked process is still running: {left:?}"
+    );
 }
 
 #[test]
 fn an_unknown_exercise_suggests_the_closest_name() {
     let run = checker(&["bump-alocator"], Duration::from_secs(30));
     assert_eq!(run.code, Some(2));
-    assert!(run.stderr.contains("Did you mean `bump-allocator`?"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("Did you mean `bump-allocator`?"),
+        "{}",
+        run.stderr
+    );
     assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
 }
 
 #[test]
 fn a_missing_tree_is_a_clear_error() {
-    let run = checker(&["--exercises-from", "/nonexistent/oslings"], Duration::from_secs(30));
+    let run = checker(
+        &["--exercises-from", "/nonexistent/oslings"],
+        Duration::from_secs(30),
+    );
     assert_eq!(run.code, Some(2));
     assert!(run.stderr.contains("no such directory"), "{}", run.stderr);
 }

@@ -9,7 +9,10 @@ use std::time::{Duration, Instant};
 
 /// The repository the checker belongs to.
 pub fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// A copy of the repository (sources only) in a temporary directory.
@@ -20,7 +23,10 @@ pub struct Tree {
 impl Tree {
     /// The repository as it is: the pristine exercises.
     pub fn pristine() -> Tree {
-        let dir = tempfile::Builder::new().prefix("oslings-fixture-").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("oslings-fixture-")
+            .tempdir()
+            .unwrap();
         copy_dir(&repo(), dir.path());
         Tree { dir }
     }
@@ -46,7 +52,12 @@ impl Tree {
     /// the function whose signature line starts with `signature`.
     pub fn mutated(exercise: &str, file: &str, signature: &str, code: &str) -> Tree {
         let tree = Tree::completed(exercise);
-        let path = tree.path().join("exercises").join(exercise).join("src").join(file);
+        let path = tree
+            .path()
+            .join("exercises")
+            .join(exercise)
+            .join("src")
+            .join(file);
         let text = std::fs::read_to_string(&path).unwrap();
         let at = text
             .find(signature)
@@ -107,8 +118,9 @@ pub struct Run {
 
 impl Run {
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!("not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr)
+        })
     }
 }
 
@@ -116,7 +128,10 @@ impl Run {
 /// limit of `limit`; then checks that nothing it started is still running
 /// and that it left no temporary files.
 pub fn checker(args: &[&str], limit: Duration) -> Run {
-    let tmp = tempfile::Builder::new().prefix("oslings-checker-tmp-").tempdir().unwrap();
+    let tmp = tempfile::Builder::new()
+        .prefix("oslings-checker-tmp-")
+        .tempdir()
+        .unwrap();
     let started = Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_checker"))
         .args(args)
@@ -150,9 +165,15 @@ pub fn checker(args: &[&str], limit: Duration) -> Run {
         elapsed: started.elapsed(),
     };
     let left = processes_inside(tmp.path());
-    assert!(left.is_empty(), "processes left running inside the checker's TMPDIR: {left:?}\n{run:?}");
+    assert!(
+        left.is_empty(),
+        "processes left running inside the checker's TMPDIR: {left:?}\n{run:?}"
+    );
     let files: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
-    assert!(files.is_empty(), "the checker left temporary files behind: {files:?}");
+    assert!(
+        files.is_empty(),
+        "the checker left temporary files behind: {files:?}"
+    );
     run
 }
 
@@ -161,12 +182,16 @@ pub fn processes_inside(dir: &Path) -> Vec<String> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
         let pid = entry.file_name();
-        let Some(pid) = pid.to_str().filter(|p| p.chars().all(|c| c.is_ascii_digit())) else {
+        let Some(pid) = pid
+            .to_str()
+            .filter(|p| p.chars().all(|c| c.is_ascii_digit()))
+        else {
             continue;
         };
         if let Ok(cwd) = std::fs::read_link(format!("/proc/{pid}/cwd")) {
             if cwd.starts_with(dir) {
-                let cmd = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+                let cmd =
+                    std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
                 found.push(format!("{pid}: {}", cmd.replace('\0', " ")));
             }
         }
@@ -179,7 +204,10 @@ pub fn processes_matching(needle: &str) -> Vec<String> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
         let pid = entry.file_name();
-        let Some(pid) = pid.to_str().filter(|p| p.chars().all(|c| c.is_ascii_digit())) else {
+        let Some(pid) = pid
+            .to_str()
+            .filter(|p| p.chars().all(|c| c.is_ascii_digit()))
+        else {
             continue;
         };
         let cmd = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
