@@ -21,7 +21,14 @@ use checker::{runner, sandbox};
 /// With no arguments, grades every exercise and prints a progress table and
 /// the next thing to do. Name an exercise to see each failing test in detail.
 #[derive(Debug, Parser)]
-#[command(name = "checker", version, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "checker",
+    version,
+    args_conflicts_with_subcommands = true,
+    after_help = "Environment: OSLINGS_ROOT (the oslings repository, default: where the checker \
+                  was built), OSLINGS_TARGET_DIR (where graded builds go, default: \
+                  target/oslings/build), NO_COLOR (plain output)."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -171,8 +178,11 @@ fn tree_of(args: &TreeArgs) -> Result<Tree> {
 fn grader(tree: Tree, jobs: Option<usize>, timeout: f64) -> Grader {
     let root = repo_root();
     let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let target_dir = std::env::var_os("OSLINGS_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target").join("oslings").join("build"));
     Grader {
-        target_dir: root.join("target").join("oslings").join("build"),
+        target_dir,
         root,
         tree,
         jobs,

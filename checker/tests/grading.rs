@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Tree, checker, processes_matching, repo};
+use common::{Tree, checker, checker_with_env, processes_matching, repo};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -379,4 +379,39 @@ fn a_missing_tree_is_a_clear_error() {
     );
     assert_eq!(run.code, Some(2));
     assert!(run.stderr.contains("no such directory"), "{}", run.stderr);
+}
+
+#[test]
+fn one_exercise_that_does_not_compile_does_not_stop_the_others() {
+    let tree = Tree::pristine();
+    let twin = tree.add_twin(EXERCISE);
+    tree.insert(
+        &twin,
+        "align.rs",
+        ALIGN_UP,
+        "let _oops: u32 = \"not a number\";",
+    );
+    let target = repo().join("target/oslings/build");
+    let run = checker_with_env(
+        &["--format", "json"],
+        &[
+            ("OSLINGS_ROOT", tree.path()),
+            ("OSLINGS_TARGET_DIR", &target),
+        ],
+        BUILD_LIMIT,
+    );
+    assert_eq!(run.code, Some(1));
+    let report = run.json();
+    let graded: Vec<&Value> = report["exercises"].as_array().unwrap().iter().collect();
+    assert_eq!(graded.len(), 2, "both exercises are graded: {report:#}");
+    let broken = graded.iter().find(|e| e["name"] == twin.as_str()).unwrap();
+    assert!(
+        broken["compile_error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("mismatched types")
+    );
+    let healthy = exercise(&report);
+    assert!(healthy["compile_error"].is_null(), "{healthy}");
+    assert!(outcomes(healthy, "align").iter().all(|o| o == "failed"));
 }

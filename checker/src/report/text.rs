@@ -267,7 +267,9 @@ fn next_step(out: &mut String, report: &Report, course: &[Exercise], detail: Det
                 exercise.name
             );
         }
-        let _ = writeln!(out, "  or:      cargo build -p {}", exercise.name);
+        if flags.is_empty() {
+            let _ = writeln!(out, "  or:      cargo build -p {}", exercise.name);
+        }
         return;
     }
     if let Some(stage) = exercise.first_failing_stage() {

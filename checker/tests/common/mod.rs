@@ -52,7 +52,77 @@ impl Tree {
     /// the function whose signature line starts with `signature`.
     pub fn mutated(exercise: &str, file: &str, signature: &str, code: &str) -> Tree {
         let tree = Tree::completed(exercise);
-        let path = tree
+        tree.insert(exercise, file, signature, code);
+        tree
+    }
+
+    /// Adds a second exercise, `<exercise>-twin`, a renamed copy of
+    /// `exercise` with its own crates and hidden suite, so that a test can
+    /// break one exercise and watch the other still being graded. Grade such
+    /// a tree with `OSLINGS_ROOT` pointing at it.
+    pub fn add_twin(&self, exercise: &str) -> String {
+        let twin = format!("{exercise}-twin");
+        let root = self.path();
+        for (dir, from, to) in [
+            ("exercises", exercise.to_string(), twin.clone()),
+            (
+                "solutions",
+                format!("{exercise}-solution"),
+                format!("{twin}-solution"),
+            ),
+            (
+                "checker/hidden",
+                format!("hidden-{exercise}"),
+                format!("hidden-{twin}"),
+            ),
+        ] {
+            let src = root.join(dir).join(exercise);
+            let dst = root.join(dir).join(&twin);
+            copy_dir(&src, &dst);
+            let manifest = dst.join("Cargo.toml");
+            let text = std::fs::read_to_string(&manifest).unwrap();
+            let text = text.replacen(
+                &format!("name = \"{from}\""),
+                &format!("name = \"{to}\""),
+                1,
+            );
+            let text = text.replace(
+                &format!(
+                    "package = \"{exercise}-solution\", path = \"../../../solutions/{exercise}\""
+                ),
+                &format!("package = \"{twin}-solution\", path = \"../../../solutions/{twin}\""),
+            );
+            std::fs::write(&manifest, text).unwrap();
+        }
+        let stages = root
+            .join("checker/hidden")
+            .join(&twin)
+            .join("exercise.toml");
+        let text = std::fs::read_to_string(&stages).unwrap();
+        let text = text
+            .replacen(
+                &format!("name = \"{exercise}\""),
+                &format!("name = \"{twin}\""),
+                1,
+            )
+            .replacen(
+                &format!("package = \"{exercise}\""),
+                &format!("package = \"{twin}\""),
+                1,
+            )
+            .replacen(
+                &format!("solution_package = \"{exercise}-solution\""),
+                &format!("solution_package = \"{twin}-solution\""),
+                1,
+            );
+        std::fs::write(&stages, text).unwrap();
+        twin
+    }
+
+    /// Inserts `code` at the start of the body of the function whose
+    /// signature starts with `signature`, in `exercises/<exercise>/src/<file>`.
+    pub fn insert(&self, exercise: &str, file: &str, signature: &str, code: &str) {
+        let path = self
             .path()
             .join("exercises")
             .join(exercise)
@@ -65,7 +135,6 @@ impl Tree {
         let brace = at + text[at..].find('{').unwrap() + 1;
         let mutated = format!("{}\n{code}\n{}", &text[..brace], &text[brace..]);
         std::fs::write(&path, mutated).unwrap();
-        tree
     }
 
     pub fn path(&self) -> &Path {
@@ -128,6 +197,11 @@ impl Run {
 /// limit of `limit`; then checks that nothing it started is still running
 /// and that it left no temporary files.
 pub fn checker(args: &[&str], limit: Duration) -> Run {
+    checker_with_env(args, &[], limit)
+}
+
+/// [`checker`] with extra environment variables.
+pub fn checker_with_env(args: &[&str], env: &[(&str, &Path)], limit: Duration) -> Run {
     let tmp = tempfile::Builder::new()
         .prefix("oslings-checker-tmp-")
         .tempdir()
@@ -138,6 +212,7 @@ pub fn checker(args: &[&str], limit: Duration) -> Run {
         .env("TMPDIR", tmp.path())
         .env("NO_COLOR", "1")
         .env_remove("CLICOLOR_FORCE")
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
