@@ -21,9 +21,9 @@ struct Heap<const N: usize>(UnsafeCell<[u8; N]>);
 /// with a single compare-and-swap; if another thread moved `next` in the
 /// meantime, it tries again from the new value.
 ///
-/// ```no_run
-/// use bump_allocator::BumpGlobal;
+/// Installed as a program's heap (with `BumpGlobal` imported from this crate):
 ///
+/// ```ignore
 /// #[global_allocator]
 /// static HEAP: BumpGlobal<{ 64 << 20 }> = BumpGlobal::new();
 /// ```

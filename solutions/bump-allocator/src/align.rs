@@ -42,13 +42,18 @@ impl std::error::Error for AlignError {}
 /// return [`AlignError::Overflow`] instead of wrapping around to a small
 /// number.
 ///
-/// ```
-/// use bump_allocator::align_up;
-/// assert_eq!(align_up(13, 8), Ok(16));
-/// assert_eq!(align_up(16, 8), Ok(16));
-/// ```
+/// For example `align_up(13, 8)` is `Ok(16)`, `align_up(16, 8)` is `Ok(16)`,
+/// and `align_up(usize::MAX - 2, 8)` is an [`AlignError::Overflow`].
+#[inline]
 pub fn align_up(addr: usize, align: usize) -> Result<usize, AlignError> {
-    todo!("stage 1: round {addr} up to a multiple of {align}")
+    if !align.is_power_of_two() {
+        return Err(AlignError::NotPowerOfTwo { align });
+    }
+    let mask = align - 1;
+    match addr.checked_add(mask) {
+        Some(bumped) => Ok(bumped & !mask),
+        None => Err(AlignError::Overflow { addr, align }),
+    }
 }
 // ANCHOR_END: align_up
 
@@ -57,11 +62,12 @@ pub fn align_up(addr: usize, align: usize) -> Result<usize, AlignError> {
 ///
 /// `align` must be a power of two; rounding down can never overflow.
 ///
-/// ```
-/// use bump_allocator::align_down;
-/// assert_eq!(align_down(13, 8), Ok(8));
-/// ```
+/// For example `align_down(13, 8)` is `Ok(8)` and `align_down(16, 8)` is `Ok(16)`.
+#[inline]
 pub fn align_down(addr: usize, align: usize) -> Result<usize, AlignError> {
-    todo!("stage 1: round {addr} down to a multiple of {align}")
+    if !align.is_power_of_two() {
+        return Err(AlignError::NotPowerOfTwo { align });
+    }
+    Ok(addr & !(align - 1))
 }
 // ANCHOR_END: align_down

@@ -4,10 +4,7 @@ use std::alloc::Layout;
 use std::cell::Cell;
 use std::marker::PhantomData;
 use std::mem::MaybeUninit;
-use std::ptr::NonNull;
-
-#[allow(unused_imports)] // you will want these
-use crate::align::{align_down, align_up};
+use std::ptr::{self, NonNull};
 
 // ANCHOR: arena_struct
 /// A bump allocator over a buffer it borrows.
@@ -59,16 +56,19 @@ impl<'buf> Arena<'buf> {
     }
 
     /// Total size of the buffer in bytes.
+    #[inline]
     pub fn capacity(&self) -> usize {
         self.end - self.start
     }
 
     /// Bytes consumed so far, alignment padding included.
+    #[inline]
     pub fn used(&self) -> usize {
         self.next.get() - self.start
     }
 
     /// Bytes still free at the end of the buffer.
+    #[inline]
     pub fn remaining(&self) -> usize {
         self.end - self.next.get()
     }
@@ -100,8 +100,23 @@ impl<'buf> Arena<'buf> {
     /// Stage 4 adds two rules: a zero-sized request always succeeds, uses no
     /// space and returns a non-null pointer aligned to `layout.align()`; and an
     /// alignment larger than the whole buffer is simply a `None`, never a panic.
+    #[inline]
     pub fn alloc(&self, layout: Layout) -> Option<NonNull<u8>> {
-        todo!("stage 3: bump `next` past a block of {layout:?}")
+        if layout.size() == 0 {
+            return dangling(layout);
+        }
+        // Align the address, not the offset: the buffer itself may start
+        // anywhere. Checked arithmetic turns any overflow into `None`.
+        let mask = layout.align() - 1;
+        let start = self.next.get().checked_add(mask)? & !mask;
+        let new_next = start.checked_add(layout.size())?;
+        if new_next > self.end {
+            return None;
+        }
+        self.next.set(new_next);
+        // SAFETY: `self.start <= next <= start` and `start < new_next <= end`,
+        // so the offset stays inside the buffer.
+        Some(unsafe { self.base.add(start - self.start) })
     }
     // ANCHOR_END: alloc
 
@@ -123,8 +138,9 @@ impl<'buf> Arena<'buf> {
     ///
     /// Taking `&mut self` is the point: the borrow checker guarantees that no
     /// reference returned by [`Arena::alloc_value`] is still alive.
+    #[inline]
     pub fn reset(&mut self) {
-        todo!("stage 4: forget every allocation")
+        self.next.set(self.start);
     }
     // ANCHOR_END: reset
 
@@ -135,8 +151,22 @@ impl<'buf> Arena<'buf> {
     /// is exactly `next`, move `next` back to `ptr` and return `true`. Any
     /// other block stays allocated until [`Arena::reset`], and the call
     /// returns `false`.
+    #[inline]
     pub fn dealloc_last(&self, ptr: NonNull<u8>, layout: Layout) -> bool {
-        todo!("stage 4: undo the last allocation if {ptr:?} ({layout:?}) is it")
+        let addr = ptr.as_ptr().addr();
+        let is_last =
+            addr >= self.start && addr.checked_add(layout.size()) == Some(self.next.get());
+        if is_last {
+            self.next.set(addr);
+        }
+        is_last
     }
     // ANCHOR_END: dealloc_last
+}
+
+/// The pointer handed out for a zero-sized request: never dereferenced, so it
+/// needs no memory, only to be non-null and aligned.
+#[inline]
+pub(crate) fn dangling(layout: Layout) -> Option<NonNull<u8>> {
+    NonNull::new(ptr::without_provenance_mut(layout.align()))
 }

@@ -1,10 +1,13 @@
 //! Stage 6: an arena that grows by asking the OS for memory with `mmap`.
 
 use std::alloc::Layout;
+use std::num::NonZeroUsize;
 use std::ptr::NonNull;
 
-#[allow(unused_imports)] // you will want these
-use crate::align::{align_down, align_up};
+use nix::sys::mman::{MapFlags, ProtFlags, mmap_anonymous, munmap};
+
+use crate::align::align_up;
+use crate::arena::dangling;
 
 /// One anonymous mapping obtained from `mmap`.
 #[derive(Debug)]
@@ -78,7 +81,22 @@ impl ChunkedArena {
     /// Do not ask the kernel to populate the pages up front: the point of
     /// this stage is that untouched pages cost no physical memory.
     pub fn map_chunk(len: usize) -> Option<Chunk> {
-        todo!("stage 6: mmap {len} bytes of anonymous memory")
+        let length = NonZeroUsize::new(len)?;
+        // SAFETY: an anonymous private mapping at an address of the kernel's
+        // choosing cannot overlap or alias any memory Rust already owns.
+        let ptr = unsafe {
+            mmap_anonymous(
+                None,
+                length,
+                ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
+                MapFlags::MAP_PRIVATE,
+            )
+        }
+        .ok()?;
+        Some(Chunk {
+            ptr: ptr.cast(),
+            len,
+        })
     }
     // ANCHOR_END: map_chunk
 
@@ -89,8 +107,58 @@ impl ChunkedArena {
     /// A request too big for an ordinary chunk gets a chunk of its own, sized
     /// (in whole pages) to fit it. Zero-sized requests follow the same rule
     /// as [`crate::Arena::alloc`]. `None` only if `mmap` fails.
+    #[inline]
     pub fn alloc(&mut self, layout: Layout) -> Option<NonNull<u8>> {
-        todo!("stage 6: bump through the current chunk, map another when full ({layout:?})")
+        if layout.size() == 0 {
+            return dangling(layout);
+        }
+        match self.bump(layout) {
+            Some(block) => Some(block),
+            None => self.alloc_in_new_chunk(layout),
+        }
+    }
+
+    /// Carves `layout` out of the current chunk, if there is one and it has room.
+    #[inline]
+    fn bump(&mut self, layout: Layout) -> Option<NonNull<u8>> {
+        let mask = layout.align() - 1;
+        let start = self.next.checked_add(mask)? & !mask;
+        let new_next = start.checked_add(layout.size())?;
+        if new_next > self.end {
+            return None;
+        }
+        // Before the first chunk `end` is 0, so a non-empty request never
+        // gets here without a chunk.
+        let chunk = self.chunks.last()?;
+        self.next = new_next;
+        let offset = start - chunk.ptr.as_ptr().addr();
+        // SAFETY: `[start, new_next)` lies inside the current chunk, so the
+        // offset stays inside its mapping.
+        Some(unsafe { chunk.ptr.add(offset) })
+    }
+
+    /// Maps a chunk big enough for `layout` (an ordinary one, or one of its
+    /// own for an oversized request), makes it current and allocates from it.
+    #[cold]
+    fn alloc_in_new_chunk(&mut self, layout: Layout) -> Option<NonNull<u8>> {
+        let page = page_size();
+        // A fresh chunk starts on a page boundary, so only an alignment above
+        // a page can need padding before the block.
+        let padding = layout.align().saturating_sub(page);
+        let needed = layout.size().checked_add(padding)?;
+        let len = if needed <= self.chunk_size {
+            self.chunk_size
+        } else {
+            align_up(needed, page).ok()?
+        };
+        let chunk = Self::map_chunk(len)?;
+        // The new chunk becomes the current one, even for an oversized
+        // request. The rest of the old chunk is abandoned, but it costs only
+        // address space: pages that are never written never become resident.
+        self.next = chunk.ptr.as_ptr().addr();
+        self.end = self.next + chunk.len;
+        self.chunks.push(chunk);
+        self.bump(layout)
     }
     // ANCHOR_END: chunked_alloc
 }
@@ -99,8 +167,13 @@ impl ChunkedArena {
 impl Drop for ChunkedArena {
     /// Returns every chunk to the OS with `munmap`.
     fn drop(&mut self) {
-        // Stage 6: munmap every chunk in `self.chunks`. Until you do, they leak.
-        // (No `todo!()` here: a panic inside `drop` during another panic aborts.)
+        for chunk in self.chunks.drain(..) {
+            // SAFETY: the chunk was mapped by `map_chunk` with exactly this
+            // address and length, and is unmapped once. Blocks handed out from
+            // it live only as long as the arena, which is going away.
+            let result = unsafe { munmap(chunk.ptr.cast(), chunk.len) };
+            debug_assert!(result.is_ok(), "munmap of {chunk:?} failed: {result:?}");
+        }
     }
 }
 // ANCHOR_END: chunked_drop

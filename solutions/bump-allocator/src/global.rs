@@ -2,10 +2,8 @@
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::cell::UnsafeCell;
+use std::ptr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-
-#[allow(unused_imports)] // you will want this
-use crate::align::align_up;
 
 /// The heap's bytes, page-aligned so that any alignment up to a page costs
 /// no more padding than it must.
@@ -21,9 +19,9 @@ struct Heap<const N: usize>(UnsafeCell<[u8; N]>);
 /// with a single compare-and-swap; if another thread moved `next` in the
 /// meantime, it tries again from the new value.
 ///
-/// ```no_run
-/// use bump_allocator::BumpGlobal;
+/// Installed as a program's heap (with `BumpGlobal` imported from this crate):
 ///
+/// ```ignore
 /// #[global_allocator]
 /// static HEAP: BumpGlobal<{ 64 << 20 }> = BumpGlobal::new();
 /// ```
@@ -64,7 +62,7 @@ impl<const N: usize> BumpGlobal<N> {
 
     /// A pointer to the heap byte at `offset`, carrying the heap's provenance.
     /// `offset` may be `N` (one past the end) but no more.
-    #[allow(dead_code)] // used by your `alloc`
+    #[inline]
     fn block_at(&self, offset: usize) -> *mut u8 {
         assert!(offset <= N, "offset {offset} is past the heap's end {N}");
         self.heap.0.get().cast::<u8>().wrapping_add(offset)
@@ -91,11 +89,35 @@ impl<const N: usize> std::fmt::Debug for BumpGlobal<N> {
 // block it has returned; `dealloc` never touches memory.
 unsafe impl<const N: usize> GlobalAlloc for BumpGlobal<N> {
     // ANCHOR: global_alloc
+    #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // Careful: this function must not allocate (no `format!`, no `Vec`),
         // and must not panic: it *is* the allocator. Return null when full.
-        let _ = (layout, &self.next, Ordering::Relaxed);
-        todo!("stage 5: claim a block with compare_exchange on `next`")
+        let heap = self.heap_start();
+        let mask = layout.align() - 1;
+        let mut next = self.next.load(Ordering::Relaxed);
+        loop {
+            // Align the address, not the offset, so alignments above the
+            // heap's own alignment are honoured too.
+            let Some(bumped) = (heap + next).checked_add(mask) else {
+                return ptr::null_mut();
+            };
+            let offset = (bumped & !mask) - heap;
+            let end = match offset.checked_add(layout.size()) {
+                Some(end) if end <= N => end,
+                _ => return ptr::null_mut(),
+            };
+            // Relaxed is enough: the compare-and-swap alone decides which
+            // thread owns which bytes, and no other data is published
+            // through `next`.
+            match self
+                .next
+                .compare_exchange_weak(next, end, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return self.block_at(offset),
+                Err(current) => next = current,
+            }
+        }
     }
     // ANCHOR_END: global_alloc
 

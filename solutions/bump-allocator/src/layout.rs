@@ -2,6 +2,8 @@
 
 use std::alloc::Layout;
 
+use crate::align::align_up;
+
 // ANCHOR: struct_layout
 /// Where each field of a `#[repr(C)]` struct lives, and the struct's own layout.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +26,18 @@ pub struct StructLayout {
 ///
 /// Returns `None` if the size would overflow what a [`Layout`] can describe.
 pub fn repr_c_layout(fields: &[Layout]) -> Option<StructLayout> {
-    todo!("stage 2: lay out {} fields like a C compiler", fields.len())
+    let mut offsets = Vec::with_capacity(fields.len());
+    let mut end = 0usize;
+    let mut align = 1usize;
+    for field in fields {
+        let offset = align_up(end, field.align()).ok()?;
+        offsets.push(offset);
+        end = offset.checked_add(field.size())?;
+        align = align.max(field.align());
+    }
+    // Trailing padding: the next element of an array must start aligned too.
+    let size = align_up(end, align).ok()?;
+    let layout = Layout::from_size_align(size, align).ok()?;
+    Some(StructLayout { layout, offsets })
 }
 // ANCHOR_END: repr_c_layout

@@ -1,1 +1,222 @@
-//! Helpers shared by the bump allocator's hidden tests.
+//! Helpers shared by the bump allocator's hidden tests: buffers that start at
+//! a chosen misalignment, a shadow map of live blocks, byte patterns that
+//! reveal overlapping writes, and a guard that turns a panic into a readable
+//! failure.
+
+use std::alloc::Layout;
+use std::collections::BTreeMap;
+use std::mem::MaybeUninit;
+use std::ops::Range;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::ptr::NonNull;
+
+/// Heap memory whose first byte sits exactly `skew` bytes past a multiple of
+/// `align`, so a test can give an arena a base address that is deliberately
+/// *not* aligned (e.g. an odd address).
+#[derive(Debug)]
+pub struct SkewedBuffer {
+    alloc: NonNull<u8>,
+    alloc_layout: Layout,
+    skew: usize,
+    len: usize,
+}
+
+impl SkewedBuffer {
+    /// `len` zeroed bytes starting `skew` bytes after an `align`-aligned address.
+    ///
+    /// # Panics
+    /// If `align` is not a power of two or `skew >= align`.
+    pub fn new(len: usize, align: usize, skew: usize) -> Self {
+        assert!(
+            skew < align,
+            "skew {skew} must be smaller than align {align}"
+        );
+        let alloc_layout =
+            Layout::from_size_align((len + skew).max(1), align).expect("a valid test buffer");
+        // SAFETY: the layout has a non-zero size.
+        let raw = unsafe { std::alloc::alloc_zeroed(alloc_layout) };
+        let Some(alloc) = NonNull::new(raw) else {
+            std::alloc::handle_alloc_error(alloc_layout)
+        };
+        SkewedBuffer {
+            alloc,
+            alloc_layout,
+            skew,
+            len,
+        }
+    }
+
+    /// Address of the first byte.
+    pub fn start(&self) -> usize {
+        self.alloc.as_ptr().addr() + self.skew
+    }
+
+    /// The bytes, ready to hand to `Arena::new`.
+    pub fn as_uninit(&mut self) -> &mut [MaybeUninit<u8>] {
+        // SAFETY: `[skew, skew + len)` lies inside the allocation, which this
+        // value owns and which the returned borrow keeps alive and unshared.
+        unsafe {
+            std::slice::from_raw_parts_mut(
+                self.alloc.as_ptr().add(self.skew).cast::<MaybeUninit<u8>>(),
+                self.len,
+            )
+        }
+    }
+}
+
+impl Drop for SkewedBuffer {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `new` with exactly this layout.
+        unsafe { std::alloc::dealloc(self.alloc.as_ptr(), self.alloc_layout) }
+    }
+}
+
+/// Checks that a block handed out for `layout` at address `addr` is aligned
+/// and lies inside `bounds`.
+pub fn check_block(addr: usize, layout: Layout, bounds: Range<usize>) -> Result<(), String> {
+    if addr % layout.align() != 0 {
+        return Err(format!(
+            "the block at {addr:#x} for {layout:?} is not aligned to {} \
+             (address mod align = {})",
+            layout.align(),
+            addr % layout.align()
+        ));
+    }
+    let end = addr.checked_add(layout.size()).ok_or_else(|| {
+        format!("the block at {addr:#x} for {layout:?} would wrap around the address space")
+    })?;
+    if addr < bounds.start || end > bounds.end {
+        return Err(format!(
+            "the block [{addr:#x}, {end:#x}) for {layout:?} is not inside the memory \
+             [{:#x}, {:#x}) it should come from",
+            bounds.start, bounds.end
+        ));
+    }
+    Ok(())
+}
+
+/// The live blocks handed out by an allocator under test, keyed by start
+/// address; it refuses a block that overlaps one already live.
+#[derive(Debug, Default)]
+pub struct Shadow {
+    blocks: BTreeMap<usize, usize>,
+}
+
+impl Shadow {
+    /// An empty shadow map.
+    pub fn new() -> Self {
+        Shadow::default()
+    }
+
+    /// Records the block `[start, start + size)`; an error names the live
+    /// block it overlaps. Zero-sized blocks occupy nothing and are not recorded.
+    pub fn insert(&mut self, start: usize, size: usize) -> Result<(), String> {
+        if size == 0 {
+            return Ok(());
+        }
+        let end = start + size;
+        if let Some((&s, &e)) = self.blocks.range(..end).next_back() {
+            if e > start {
+                return Err(format!(
+                    "the new block [{start:#x}, {end:#x}) overlaps the live block \
+                     [{s:#x}, {e:#x}) handed out earlier"
+                ));
+            }
+        }
+        self.blocks.insert(start, end);
+        Ok(())
+    }
+
+    /// Forgets the block starting at `start` (after it was given back).
+    pub fn remove(&mut self, start: usize) {
+        self.blocks.remove(&start);
+    }
+
+    /// Forgets every block (after a reset).
+    pub fn clear(&mut self) {
+        self.blocks.clear();
+    }
+
+    /// Number of live (non-empty) blocks.
+    pub fn len(&self) -> usize {
+        self.blocks.len()
+    }
+
+    /// Whether no block is live.
+    pub fn is_empty(&self) -> bool {
+        self.blocks.is_empty()
+    }
+}
+
+/// Sorts `ranges` (half-open `(start, end)` pairs) and returns the first two
+/// that overlap, if any.
+pub fn find_overlap(ranges: &mut [(usize, usize)]) -> Option<((usize, usize), (usize, usize))> {
+    ranges.sort_unstable();
+    ranges
+        .windows(2)
+        .find(|w| w[1].0 < w[0].1)
+        .map(|w| (w[0], w[1]))
+}
+
+/// The byte a test writes into every position of the block numbered `tag`,
+/// so that a block overwritten by another one is noticed.
+pub fn pattern_byte(tag: usize) -> u8 {
+    (tag % 251) as u8 + 1
+}
+
+/// Fills `size` bytes at `ptr` with the pattern of block `tag`.
+///
+/// # Safety
+/// `ptr` must be valid for writes of `size` bytes.
+pub unsafe fn fill(ptr: NonNull<u8>, size: usize, tag: usize) {
+    // SAFETY: the caller guarantees `size` writable bytes at `ptr`.
+    unsafe { ptr.as_ptr().write_bytes(pattern_byte(tag), size) };
+}
+
+/// The first position where the `size` bytes at `ptr` differ from block
+/// `tag`'s pattern, if any.
+///
+/// # Safety
+/// `ptr` must be valid for reads of `size` bytes, all written by [`fill`].
+pub unsafe fn first_mismatch(ptr: NonNull<u8>, size: usize, tag: usize) -> Option<usize> {
+    // SAFETY: the caller guarantees `size` readable bytes at `ptr`.
+    let bytes = unsafe { std::slice::from_raw_parts(ptr.as_ptr(), size) };
+    let expected = vec![pattern_byte(tag); size];
+    if bytes == expected.as_slice() {
+        return None;
+    }
+    bytes.iter().zip(&expected).position(|(a, b)| a != b)
+}
+
+/// Runs `f`; if it panics, fails the test with a message saying that `call`
+/// must not panic and what it should have done instead (`expected`).
+pub fn must_not_panic<R>(call: &str, expected: &str, f: impl FnOnce() -> R) -> R {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(value) => value,
+        Err(payload) => {
+            let reason = payload
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| payload.downcast_ref::<&str>().copied())
+                .unwrap_or("(no message)");
+            if reason.starts_with("not yet implemented") {
+                panic!("{call} reached a todo!() ({reason}): fill in that blank first");
+            }
+            panic!("{call} panicked ({reason}); it must not panic: {expected}");
+        }
+    }
+}
+
+/// A random power of two between 1 and `max` (a power of two), smaller ones
+/// more likely.
+pub fn random_align(rng: &mut fastrand::Rng, max: usize) -> usize {
+    let top = max.trailing_zeros();
+    let shift = rng.u32(0..=top).min(rng.u32(0..=top));
+    1 << shift
+}
+
+/// Rounds `addr` up to a multiple of the power of two `align`, for models in
+/// the tests (never called near `usize::MAX`).
+pub fn round_up(addr: usize, align: usize) -> usize {
+    (addr + align - 1) & !(align - 1)
+}

@@ -1,10 +1,15 @@
-//! Hidden tests of the bump allocator, one module per stage.
+//! Hidden tests of the bump allocator, one module per stage. The first path
+//! segment of every test name is the id of the stage it belongs to.
 
-mod align {
-    use learner::align_up;
-
-    #[test]
-    fn rounds_up_to_the_next_multiple() {
-        assert_eq!(align_up(13, 8), Ok(16));
-    }
-}
+#[path = "hidden/align.rs"]
+mod align;
+#[path = "hidden/arena.rs"]
+mod arena;
+#[path = "hidden/chunked.rs"]
+mod chunked;
+#[path = "hidden/edges.rs"]
+mod edges;
+#[path = "hidden/global.rs"]
+mod global;
+#[path = "hidden/layout.rs"]
+mod layout;
