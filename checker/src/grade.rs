@@ -164,7 +164,10 @@ impl Grader {
         let strip: Vec<&Path> = strip.iter().map(PathBuf::as_path).collect();
         match compile::build_tests(&scratch.dir, &self.target_dir, &subject.crate_dir, &strip)? {
             Ok(binaries) => {
-                let tests = runner::list(exercise, &binaries)?;
+                let (mut tests, unlisted) = runner::list(exercise, &binaries)?;
+                if !unlisted.is_empty() {
+                    tests.extend(self.tests_of_unlisted(exercise, &unlisted)?);
+                }
                 Ok(Prepared::Ready {
                     subject,
                     scratch_dir: scratch.dir,
@@ -173,6 +176,39 @@ impl Grader {
             }
             Err(failure) => Ok(Prepared::Broken(subject.crate_dir, failure)),
         }
+    }
+
+    /// A binary that crashes before it can list its tests (a learner's
+    /// global allocator that panics, say) still has tests to fail: take their
+    /// names from the suite built against the reference solution, and run
+    /// them from the learner's binary, where each will crash and say why.
+    fn tests_of_unlisted(
+        &self,
+        exercise: &Exercise,
+        unlisted: &[runner::Unlisted],
+    ) -> Result<Vec<HiddenTest>> {
+        if self.tree == Tree::Solutions {
+            let first = &unlisted[0];
+            anyhow::bail!(
+                "the reference suite's test binary `{}` cannot list its tests:\n{}",
+                first.binary.target,
+                first.stderr
+            );
+        }
+        let reference = self.reference_tests(exercise);
+        let mut tests = Vec::new();
+        for broken in unlisted {
+            for test in reference
+                .iter()
+                .filter(|t| t.target == broken.binary.target)
+            {
+                tests.push(HiddenTest {
+                    binary: broken.binary.path.clone(),
+                    ..test.clone()
+                });
+            }
+        }
+        Ok(tests)
     }
 
     fn strip_prefixes(&self) -> Vec<PathBuf> {

@@ -404,9 +404,13 @@ fn hint(name: &str, level: usize, stage: Option<&str>, tree: &TreeArgs) -> Resul
         stage.title,
         stage.hints.len()
     )?;
-    for line in stage.hints[n - 1].lines() {
-        writeln!(stdout, "  {line}")?;
-    }
+    let width = terminal_size::terminal_size()
+        .map_or(88, |(w, _)| w.0 as usize)
+        .clamp(40, 100);
+    let options = textwrap::Options::new(width)
+        .initial_indent("  ")
+        .subsequent_indent("  ");
+    writeln!(stdout, "{}", textwrap::fill(&stage.hints[n - 1], options))?;
     writeln!(
         stdout,
         "\nRead: book/{}#{}",
@@ -415,9 +419,9 @@ fn hint(name: &str, level: usize, stage: Option<&str>, tree: &TreeArgs) -> Resul
     if n < stage.hints.len() {
         writeln!(
             stdout,
-            "More: cargo run -p checker --{} hint {name} --level {}",
-            grader.tree.flags(),
-            n + 1
+            "More: cargo run -p checker -- hint {name} --level {}{}",
+            n + 1,
+            grader.tree.flags()
         )?;
     }
     Ok(ExitCode::SUCCESS)

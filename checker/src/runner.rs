@@ -1,7 +1,7 @@
 //! Listing the hidden tests of the compiled suite and running each one alone
 //! in the sandbox, a few at a time.
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::Command;
@@ -24,6 +24,18 @@ pub struct HiddenTest {
     pub stage: usize,
     /// The binary that contains it.
     pub binary: PathBuf,
+    /// The `[[test]]` target that binary was built from.
+    pub target: String,
+}
+
+/// A test binary that could not list its tests (it crashed before `main`,
+/// e.g. because a learner's global allocator panics), with what it printed.
+#[derive(Debug, Clone)]
+pub struct Unlisted {
+    /// The binary.
+    pub binary: TestBinary,
+    /// Its standard error, trimmed.
+    pub stderr: String,
 }
 
 /// One test's result.
@@ -39,20 +51,28 @@ pub struct TestResult {
     pub output: String,
 }
 
-/// Every test in `binaries`, mapped to its stage.
-pub fn list(exercise: &Exercise, binaries: &[TestBinary]) -> Result<Vec<HiddenTest>> {
+/// Every test in `binaries`, mapped to its stage, and the binaries that
+/// could not even list their tests.
+pub fn list(
+    exercise: &Exercise,
+    binaries: &[TestBinary],
+) -> Result<(Vec<HiddenTest>, Vec<Unlisted>)> {
     let mut tests = Vec::new();
+    let mut unlisted = Vec::new();
     for binary in binaries {
         let output = Command::new(&binary.path)
             .args(["--list", "--format", "terse"])
+            .stdin(std::process::Stdio::null())
             .output()
             .with_context(|| format!("cannot list the tests in {}", binary.path.display()))?;
         if !output.status.success() {
-            bail!(
-                "listing the tests of {} failed: {}",
-                binary.path.display(),
-                String::from_utf8_lossy(&output.stderr)
-            );
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+            unlisted.push(Unlisted {
+                binary: binary.clone(),
+                stderr: lines[lines.len().saturating_sub(6)..].join("\n"),
+            });
+            continue;
         }
         for line in String::from_utf8_lossy(&output.stdout).lines() {
             let Some(name) = line.strip_suffix(": test") else {
@@ -70,10 +90,11 @@ pub fn list(exercise: &Exercise, binaries: &[TestBinary]) -> Result<Vec<HiddenTe
                 name: name.to_string(),
                 stage,
                 binary: binary.path.clone(),
+                target: binary.target.clone(),
             });
         }
     }
-    Ok(tests)
+    Ok((tests, unlisted))
 }
 
 /// The limits a test runs under.

@@ -189,7 +189,8 @@ fn failures(
         .iter()
         .filter(|t| !matches!(t.outcome, Outcome::Passed | Outcome::NotRun))
         .collect();
-    for test in &failing {
+    const SHOWN: usize = 5;
+    for test in failing.iter().take(SHOWN) {
         let _ = writeln!(out);
         let _ = writeln!(
             out,
@@ -201,20 +202,34 @@ fn failures(
         let _ = writeln!(out, "{}", indent(&message, "      "));
         let _ = writeln!(out, "      {DIM}rerun alone:{DIM:#} {}", test.rerun);
     }
+    if failing.len() > SHOWN {
+        let _ = writeln!(out, "\n  … and {} more:", failing.len() - SHOWN);
+        for test in &failing[SHOWN..] {
+            let _ = writeln!(
+                out,
+                "  {RED}✗{RED:#} {} — {}",
+                test.name,
+                test.outcome.label()
+            );
+        }
+    }
     if let Some(stage) = exercise.first_failing_stage() {
         if let Some(spec) = manifest.stages.iter().find(|s| s.id == stage.name) {
             let _ = writeln!(out);
             let _ = writeln!(
                 out,
-                "  {BOLD}Hint{BOLD:#} (stage {}, 1 of {}): {}",
+                "  {BOLD}Hint{BOLD:#} (stage {}, 1 of {}):",
                 stage.number,
-                spec.hints.len(),
-                spec.hints[0]
+                spec.hints.len()
             );
+            let options = textwrap::Options::new(width.saturating_sub(2))
+                .initial_indent("    ")
+                .subsequent_indent("    ");
+            let _ = writeln!(out, "{}", textwrap::fill(&spec.hints[0], options));
             if spec.hints.len() > 1 {
                 let _ = writeln!(
                     out,
-                    "  {DIM}more: cargo run -p checker --{flags} hint {} --level 2{DIM:#}",
+                    "  {DIM}more: cargo run -p checker -- hint {} --level 2{flags}{DIM:#}",
                     exercise.name
                 );
             }
@@ -288,7 +303,7 @@ fn next_step(out: &mut String, report: &Report, course: &[Exercise], detail: Det
         }
         let _ = writeln!(
             out,
-            "  hint:    cargo run -p checker --{flags} hint {}",
+            "  hint:    cargo run -p checker -- hint {}{flags}",
             exercise.name
         );
         return;
