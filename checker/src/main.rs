@@ -58,6 +58,8 @@ enum Command {
         status_file: PathBuf,
         #[arg(long)]
         limits: String,
+        #[arg(long)]
+        parent: u32,
         #[arg(last = true, required = true)]
         program: Vec<OsString>,
     },
@@ -116,8 +118,9 @@ fn main() -> ExitCode {
         Some(Command::Supervise {
             status_file,
             limits,
+            parent,
             program,
-        }) => supervise(&status_file, &limits, &program).map(|()| ExitCode::SUCCESS),
+        }) => supervise(&status_file, &limits, parent, &program).map(|()| ExitCode::SUCCESS),
         Some(Command::Hint {
             exercise,
             level,
@@ -139,9 +142,9 @@ fn main() -> ExitCode {
     }
 }
 
-fn supervise(status_file: &Path, limits: &str, program: &[OsString]) -> Result<()> {
+fn supervise(status_file: &Path, limits: &str, parent: u32, program: &[OsString]) -> Result<()> {
     let limits = serde_json::from_str(limits).context("bad --limits")?;
-    sandbox::supervise(status_file, limits, program)
+    sandbox::supervise(status_file, limits, parent, program)
 }
 
 /// The oslings repository this checker belongs to.

@@ -108,6 +108,8 @@ pub fn run(
         .arg(&status_path)
         .arg("--limits")
         .arg(serde_json::to_string(&limits)?)
+        .arg("--parent")
+        .arg(std::process::id().to_string())
         .arg("--")
         .arg(program)
         .args(args)
@@ -121,17 +123,10 @@ pub fn run(
     for (key, value) in env {
         command.env(key, value);
     }
-    // SAFETY: between fork and exec the closure only calls async-signal-safe
-    // functions (prctl, setpgid) and allocates nothing.
-    unsafe {
-        command.pre_exec(|| {
-            // If the checker dies, the supervisor dies with it (and its own
-            // death signal takes the program down in turn).
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            libc::setpgid(0, 0);
-            Ok(())
-        });
-    }
+    // The supervisor gets its own process group, so a Ctrl-C aimed at the
+    // checker does not also hit it mid-cleanup. If the checker dies, the
+    // supervisor notices (its parent changes), kills everything, and exits.
+    command.process_group(0);
     let started = Instant::now();
     let mut supervisor = command
         .spawn()
@@ -188,7 +183,12 @@ fn read_head(path: &Path) -> Result<(String, u64)> {
 
 /// The supervisor side: start `program`, enforce `limits`, clean up, and
 /// write a [`Status`] to `status_file`. Runs inside `checker __supervise`.
-pub fn supervise(status_file: &Path, limits: Limits, program: &[OsString]) -> Result<()> {
+pub fn supervise(
+    status_file: &Path,
+    limits: Limits,
+    parent: u32,
+    program: &[OsString],
+) -> Result<()> {
     let (program, args) = program
         .split_first()
         .context("the supervisor needs a program to run")?;
@@ -233,6 +233,12 @@ pub fn supervise(status_file: &Path, limits: Limits, program: &[OsString]) -> Re
                 "waiting for the test failed: {}",
                 std::io::Error::last_os_error()
             );
+        }
+        // SAFETY: getppid has no preconditions.
+        if unsafe { libc::getppid() } as u32 != parent {
+            // The checker is gone (Ctrl-C, killed): leave nothing behind.
+            kill_leftovers(pid);
+            std::process::exit(1);
         }
         if started.elapsed() > limits.timeout {
             status.timed_out = true;
