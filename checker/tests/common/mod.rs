@@ -252,43 +252,38 @@ pub fn checker_with_env(args: &[&str], env: &[(&str, &Path)], limit: Duration) -
     run
 }
 
-/// Processes whose working directory is inside `dir`.
-pub fn processes_inside(dir: &Path) -> Vec<String> {
+/// Every process as (pid, working directory, command line).
+fn processes() -> Vec<(String, Option<PathBuf>, String)> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let pid = entry.file_name();
-        let Some(pid) = pid
+        let name = entry.file_name();
+        let Some(pid) = name
             .to_str()
             .filter(|p| p.chars().all(|c| c.is_ascii_digit()))
         else {
             continue;
         };
-        if let Ok(cwd) = std::fs::read_link(format!("/proc/{pid}/cwd")) {
-            if cwd.starts_with(dir) {
-                let cmd =
-                    std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-                found.push(format!("{pid}: {}", cmd.replace('\0', " ")));
-            }
-        }
+        let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).ok();
+        let cmd = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        found.push((pid.to_string(), cwd, cmd.replace('\0', " ")));
     }
     found
 }
 
+/// Processes whose working directory is inside `dir`.
+pub fn processes_inside(dir: &Path) -> Vec<String> {
+    processes()
+        .into_iter()
+        .filter(|(_, cwd, _)| cwd.as_ref().is_some_and(|c| c.starts_with(dir)))
+        .map(|(pid, _, cmd)| format!("{pid}: {cmd}"))
+        .collect()
+}
+
 /// Processes whose command line contains `needle`.
 pub fn processes_matching(needle: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let pid = entry.file_name();
-        let Some(pid) = pid
-            .to_str()
-            .filter(|p| p.chars().all(|c| c.is_ascii_digit()))
-        else {
-            continue;
-        };
-        let cmd = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        if cmd.replace('\0', " ").contains(needle) {
-            found.push(format!("{pid}: {}", cmd.replace('\0', " ")));
-        }
-    }
-    found
+    processes()
+        .into_iter()
+        .filter(|(_, _, cmd)| cmd.contains(needle))
+        .map(|(pid, _, cmd)| format!("{pid}: {cmd}"))
+        .collect()
 }

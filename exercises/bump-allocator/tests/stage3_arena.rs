@@ -2,30 +2,12 @@
 //!
 //! Run only this stage with `cargo test -p bump-allocator --test stage3_arena`.
 
-use std::alloc::Layout;
-use std::ptr::NonNull;
-
 use bump_allocator::Arena;
 use rstest::rstest;
 
-/// A buffer whose first byte sits on a 64-byte boundary, so that the tests
-/// know exactly how much padding each request needs.
-#[repr(C, align(64))]
-struct Buffer<const N: usize>([u8; N]);
+mod common;
 
-impl<const N: usize> Buffer<N> {
-    fn new() -> Self {
-        Buffer([0; N])
-    }
-}
-
-fn layout(size: usize, align: usize) -> Layout {
-    Layout::from_size_align(size, align).unwrap()
-}
-
-fn addr(ptr: NonNull<u8>) -> usize {
-    ptr.as_ptr() as usize
-}
+use common::{Buffer, addr, layout};
 
 #[test]
 fn the_first_allocation_starts_at_the_front_of_the_buffer() {

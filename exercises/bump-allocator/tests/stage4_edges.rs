@@ -2,29 +2,12 @@
 //!
 //! Run only this stage with `cargo test -p bump-allocator --test stage4_edges`.
 
-use std::alloc::Layout;
-use std::ptr::NonNull;
-
 use bump_allocator::Arena;
 use rstest::rstest;
 
-/// A buffer whose first byte sits on a 64-byte boundary.
-#[repr(C, align(64))]
-struct Buffer<const N: usize>([u8; N]);
+mod common;
 
-impl<const N: usize> Buffer<N> {
-    fn new() -> Self {
-        Buffer([0; N])
-    }
-}
-
-fn layout(size: usize, align: usize) -> Layout {
-    Layout::from_size_align(size, align).unwrap()
-}
-
-fn addr(ptr: NonNull<u8>) -> usize {
-    ptr.as_ptr() as usize
-}
+use common::{Buffer, addr, layout};
 
 #[rstest]
 #[case::align_1(1)]
