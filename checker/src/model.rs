@@ -150,6 +150,8 @@ pub struct PerformanceReport {
     pub ratio_to_baselines: BTreeMap<String, f64>,
     /// Reference time / each baseline's time.
     pub reference_to_baselines: BTreeMap<String, f64>,
+    /// The same ratios for each workload on its own.
+    pub workload_ratios: Vec<WorkloadRatios>,
     /// Per-workload medians in nanoseconds per operation.
     pub workloads: Vec<oslings_harness::perf::WorkloadResult>,
     /// Explanation for a person.
@@ -166,4 +168,17 @@ impl ExerciseReport {
     pub fn complete(&self) -> bool {
         self.score == self.max_score && self.compile_error.is_none()
     }
+}
+
+/// One workload's ratios.
+#[derive(Debug, Clone, Serialize)]
+pub struct WorkloadRatios {
+    /// The workload's name.
+    pub name: String,
+    /// What one operation is.
+    pub unit: String,
+    /// Candidate time / reference time.
+    pub ratio_to_reference: Option<f64>,
+    /// Candidate time / each baseline's time.
+    pub ratio_to_baselines: BTreeMap<String, f64>,
 }

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::manifest::PerfStage;
-use crate::model::PerformanceReport;
+use crate::model::{PerformanceReport, WorkloadRatios};
 use crate::sandbox::{self, Limits};
 
 /// Budget per workload, in milliseconds, passed to the benchmark.
@@ -162,8 +162,27 @@ pub fn score(report: &PerfReport, stage: &PerfStage) -> PerformanceReport {
             "the benchmark reported no candidate/reference pair".to_string(),
         ),
     };
+    let workload_ratios = workloads
+        .iter()
+        .map(|w| {
+            let candidate = w.by_role(Role::Candidate).map(|c| c.ns_per_op);
+            let per = |name: &str| Some(candidate? / w.subject(name)?.ns_per_op);
+            WorkloadRatios {
+                name: w.name.clone(),
+                unit: w.unit.clone(),
+                ratio_to_reference: per("reference"),
+                ratio_to_baselines: w
+                    .subjects
+                    .iter()
+                    .filter(|s| s.role == Role::Baseline)
+                    .filter_map(|s| Some((s.name.clone(), per(&s.name)?)))
+                    .collect(),
+            }
+        })
+        .collect();
     PerformanceReport {
         status: "measured".to_string(),
+        workload_ratios,
         score,
         max_score: stage.points,
         ratio_to_reference: ratio,
@@ -183,6 +202,7 @@ pub fn not_measured(stage: &PerfStage, status: &str, message: String) -> Perform
         ratio_to_reference: None,
         ratio_to_baselines: BTreeMap::new(),
         reference_to_baselines: BTreeMap::new(),
+        workload_ratios: Vec::new(),
         workloads: Vec::new(),
         message,
     }

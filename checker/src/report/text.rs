@@ -119,14 +119,10 @@ fn exercise_table(out: &mut String, exercise: &ExerciseReport, width: usize) {
             _ => ("·", DIM),
         };
         let status = match perf.ratio_to_reference {
-            Some(ratio) => {
-                let mut s = format!("{ratio:.2}× reference time");
-                for (name, r) in &perf.ratio_to_baselines {
-                    let _ = write!(s, ", {r:.2}× {name}");
-                }
-                let _ = write!(s, "  {}/{}", perf.score, perf.max_score);
-                s
-            }
+            Some(ratio) => format!(
+                "{ratio:.2}× reference time  {}/{}",
+                perf.score, perf.max_score
+            ),
             None if perf.status == "error" => "benchmark failed".to_string(),
             None => format!("{DIM}after every stage passes{DIM:#}"),
         };
@@ -136,6 +132,23 @@ fn exercise_table(out: &mut String, exercise: &ExerciseReport, width: usize) {
             "  {style}{mark}{style:#} {number:>2} {:<8} {:<title_width$} {status}",
             "perf", "Performance",
         );
+        for workload in &perf.workload_ratios {
+            let mut line = format!("{}:", workload.name);
+            if let Some(r) = workload.ratio_to_reference {
+                let _ = write!(line, " {r:.2}× reference");
+            }
+            for (name, r) in &workload.ratio_to_baselines {
+                let _ = write!(line, ", {r:.2}× {name}");
+            }
+            let _ = writeln!(out, "  {DIM}{:>14}{line}{DIM:#}", "");
+        }
+        if !perf.workload_ratios.is_empty() {
+            let _ = writeln!(
+                out,
+                "  {DIM}{:>14}(your time divided by theirs, measured side by side; below 1 is faster){DIM:#}",
+                ""
+            );
+        }
     }
 }
 
