@@ -466,3 +466,70 @@ fn killing_the_checker_mid_test_leaves_nothing_running() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn a_stack_overflow_is_recognised() {
+    let tree = Tree::mutated(
+        EXERCISE,
+        "align.rs",
+        ALIGN_UP,
+        "fn deeper(n: u64) -> u64 { if n == u64::MAX { 0 } else { 1 + deeper(std::hint::black_box(n + 1)) } } \
+         std::hint::black_box(deeper(std::hint::black_box(0)));",
+    );
+    let (_, report) = grade_tree(&tree);
+    let ex = exercise(&report);
+    let test = tests_of(ex, "align")[0];
+    assert_eq!(test["outcome"], "crashed", "{test}");
+    assert!(
+        test["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("stack overflow"),
+        "{test}"
+    );
+}
+
+#[test]
+fn the_detailed_report_shows_the_assertion_the_hint_and_the_rerun_command() {
+    let tree = Tree::mutated(
+        EXERCISE,
+        "align.rs",
+        ALIGN_UP,
+        "if align > 1 { return Ok(addr | 1); }",
+    );
+    let dir = tree.path().to_str().unwrap();
+    let run = checker(
+        &["--exercises-from", dir, EXERCISE, "--timeout", "2"],
+        BUILD_LIMIT,
+    );
+    assert_eq!(run.code, Some(1));
+    let text = &run.stdout;
+    assert!(
+        text.contains("rerun alone: cargo run -p checker -- --exercises-from"),
+        "{text}"
+    );
+    assert!(text.contains("Hint (stage 1, 1 of"), "{text}");
+    assert!(
+        text.contains("Read book/how-programs-get-memory.md#stage-1-alignment-arithmetic"),
+        "{text}"
+    );
+    insta::with_settings!({filters => vec![
+        (regex_escape(dir).as_str(), "[TREE]"),
+        (r"0x[0-9a-f]+", "[ADDR]"),
+        (r"seed \d+", "seed [SEED]"),
+    ]}, {
+        insta::assert_snapshot!("wrong_answer_details", text);
+    });
+}
+
+fn regex_escape(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '/' || c == '-' || c == '_' {
+                c.to_string()
+            } else {
+                format!("\\{c}")
+            }
+        })
+        .collect()
+}
