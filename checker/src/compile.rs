@@ -23,6 +23,8 @@ pub struct CompileFailure {
     /// Whether the errors are in the graded crate (rather than in the hidden
     /// suite failing to compile against it).
     pub in_graded_crate: bool,
+    /// True when there is no crate to compile at all.
+    pub missing: bool,
     /// The first errors, as rustc rendered them, trimmed.
     pub message: String,
 }
@@ -190,6 +192,7 @@ fn run_cargo(
         artifacts,
         Some(CompileFailure {
             in_graded_crate,
+            missing: false,
             message,
         }),
     ))

@@ -153,6 +153,7 @@ impl Grader {
                     PathBuf::new(),
                     CompileFailure {
                         in_graded_crate: true,
+                        missing: true,
                         message: format!("{err:#}"),
                     },
                 ));
@@ -267,6 +268,7 @@ impl Grader {
                 });
                 report.compile_error = Some(CompileErrorReport {
                     in_graded_crate: failure.in_graded_crate,
+                    missing: failure.missing,
                     message: failure.message,
                 });
                 return Ok(report);

@@ -249,6 +249,19 @@ fn grade(args: &GradeArgs) -> Result<ExitCode> {
     let grader = grader(tree, args.jobs, args.timeout);
     let course = manifest::load_course(&grader.root.join("checker").join("hidden"))?;
     let selected = select(&course, args.exercise.as_deref())?;
+    if let Tree::Custom(dir) = &grader.tree {
+        if selected.iter().all(|e| grader.subject(e).is_err()) {
+            bail!(
+                "{} does not look like an oslings checkout: it has no crate for any exercise \
+                 (expected, e.g., {}/exercises/{}/Cargo.toml)",
+                dir.display(),
+                dir.display(),
+                selected
+                    .first()
+                    .map_or("bump-allocator", |e| e.name.as_str())
+            );
+        }
+    }
     if let (Some(filter), Some(exercise)) = (&args.test, selected.first()) {
         return run_single(&grader, exercise, filter);
     }

@@ -55,6 +55,8 @@ pub struct ExerciseReport {
 pub struct CompileErrorReport {
     /// True when the errors are in the graded crate itself.
     pub in_graded_crate: bool,
+    /// True when the graded tree has no crate for the exercise at all.
+    pub missing: bool,
     /// The first compiler errors, trimmed.
     pub message: String,
 }

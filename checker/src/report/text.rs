@@ -80,7 +80,9 @@ fn exercise_table(out: &mut String, exercise: &ExerciseReport, width: usize) {
         .max(1);
     let _ = writeln!(out, "{BOLD}{head}{BOLD:#}{}{score}", " ".repeat(pad));
     if let Some(error) = &exercise.compile_error {
-        let what = if error.in_graded_crate {
+        let what = if error.missing {
+            "is missing"
+        } else if error.in_graded_crate {
             "does not compile"
         } else {
             "compiles, but the hidden tests do not compile against it (did a public signature change?)"
@@ -282,6 +284,15 @@ fn next_step(out: &mut String, report: &Report, course: &[Exercise], detail: Det
         .map(|e| e.chapter.clone())
         .unwrap_or_default();
     let _ = writeln!(out);
+    if exercise.compile_error.as_ref().is_some_and(|e| e.missing) {
+        let _ = writeln!(
+            out,
+            "{BOLD}Next{BOLD:#}: {} has no crate in the graded tree; restore it with \
+             `git checkout -- exercises/{}` (or copy it from the course repository).",
+            exercise.name, exercise.name
+        );
+        return;
+    }
     if exercise.compile_error.is_some() {
         let _ = writeln!(
             out,
