@@ -533,3 +533,24 @@ fn regex_escape(text: &str) -> String {
         })
         .collect()
 }
+
+#[test]
+fn a_directory_that_is_not_a_checkout_is_a_clear_error() {
+    let empty = tempfile::tempdir().unwrap();
+    let run = checker(
+        &["--exercises-from", empty.path().to_str().unwrap()],
+        Duration::from_secs(30),
+    );
+    assert_eq!(run.code, Some(2));
+    assert!(
+        run.stderr
+            .contains("does not look like an oslings checkout"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("exercises/bump-allocator/Cargo.toml"),
+        "{}",
+        run.stderr
+    );
+}
