@@ -167,11 +167,18 @@ pub fn prepare(
         toml::to_string(&manifest)?
     );
     write_if_changed(&dir.join("Cargo.toml"), &text)?;
+    // Start from the workspace's lock so that the same versions are used and
+    // nothing needs the network; start again whenever the workspace's changes.
+    let workspace_lock = std::fs::read(root.join("Cargo.lock")).unwrap_or_default();
+    let stamp = format!("{:016x}\n", fingerprint(&workspace_lock));
+    let stamp_path = dir.join("Cargo.lock.source");
     let lock = dir.join("Cargo.lock");
-    if !lock.exists() {
-        // Start from the workspace's lock so the same versions are used and
-        // nothing needs the network.
-        let _ = std::fs::copy(root.join("Cargo.lock"), &lock);
+    if !lock.exists()
+        || std::fs::read_to_string(&stamp_path).ok().as_deref() != Some(stamp.as_str())
+    {
+        std::fs::write(&lock, &workspace_lock)
+            .with_context(|| format!("cannot write {}", lock.display()))?;
+        std::fs::write(&stamp_path, stamp)?;
     }
     Ok(Scratch {
         dir,
@@ -257,6 +264,13 @@ fn read_toml(path: &Path) -> Result<Table> {
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     text.parse()
         .with_context(|| format!("{} is not valid TOML", path.display()))
+}
+
+fn fingerprint(bytes: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut hasher);
+    hasher.finish()
 }
 
 fn same_dir(a: &Path, b: &Path) -> bool {

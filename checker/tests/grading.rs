@@ -100,6 +100,15 @@ fn pristine_exercises_score_zero_and_say_what_to_do_next() {
     }
     later_stages_not_run(ex);
     assert_eq!(ex["performance"]["status"], "not_run");
+    // The JSON report's shape is a contract (schema version 1): pin it.
+    insta::with_settings!({filters => vec![
+        (r#""duration_ms": \d+"#, r#""duration_ms": "[MS]""#),
+        (r#""crate_dir": "[^"]*""#, r#""crate_dir": "[DIR]""#),
+        (r#""checker_version": "[^"]*""#, r#""checker_version": "[VERSION]""#),
+        (r"exercises/bump-allocator/src/align.rs:\d+:\d+", "exercises/bump-allocator/src/align.rs:[LINE]"),
+    ]}, {
+        insta::assert_snapshot!("pristine_json", run.stdout);
+    });
 
     let text = checker(&[], BUILD_LIMIT);
     assert_eq!(text.code, Some(1));
