@@ -1,0 +1,332 @@
+//! Helpers shared by the thread pool's hidden tests: bounded waits that turn
+//! a stuck pool into a readable failure, a barrier round that proves N jobs
+//! run at once, gates that hold a worker busy, and readers of the kernel's
+//! view of this process's threads (`/proc/self/task`, per-thread CPU time).
+//!
+//! The tests run one at a time in the checker, but many at once under
+//! `cargo test`, so nothing here counts *all* the threads of the process:
+//! a test names the worker threads it cares about by their thread ids.
+
+use std::collections::BTreeSet;
+use std::ops::Deref;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier, Condvar, Mutex, PoisonError, mpsc};
+use std::time::{Duration, Instant};
+
+use learner::ThreadPool;
+
+/// How long a test waits for something a working pool does at once (a job
+/// running, a worker waking up) before it calls it lost. Generous, because
+/// the checker runs tests side by side on small, busy machines.
+pub const PATIENCE: Duration = Duration::from_secs(2);
+
+/// The kernel's id of the calling thread (as listed in `/proc/self/task`).
+pub fn tid() -> i32 {
+    // SAFETY: gettid has no preconditions and cannot fail.
+    unsafe { libc::gettid() }
+}
+
+/// The ids of every thread of this process right now, from `/proc/self/task`.
+pub fn live_threads() -> BTreeSet<i32> {
+    std::fs::read_dir("/proc/self/task")
+        .expect("cannot list /proc/self/task")
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+        .collect()
+}
+
+/// Waits up to `patience` for every thread in `tids` to be gone from
+/// `/proc/self/task`; returns the ones still there. (A thread that has been
+/// joined can linger for a few microseconds while the kernel tidies it up.)
+pub fn threads_still_alive(tids: &BTreeSet<i32>, patience: Duration) -> BTreeSet<i32> {
+    let deadline = Instant::now() + patience;
+    loop {
+        let alive: BTreeSet<i32> = live_threads().intersection(tids).copied().collect();
+        if alive.is_empty() || Instant::now() >= deadline {
+            return alive;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// CPU time (user + system) the calling thread has used so far.
+pub fn thread_cpu_time() -> Duration {
+    // SAFETY: an all-zero rusage is a valid value for getrusage to overwrite.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage writes only into the valid out-pointer.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut usage) };
+    assert_eq!(rc, 0, "getrusage(RUSAGE_THREAD) failed");
+    let micros = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
+    Duration::from_micros(micros(usage.ru_utime) + micros(usage.ru_stime))
+}
+
+/// A pool under test. It derefs to the learner's `ThreadPool` and drops it
+/// normally when the test ends well; when the test fails, it leaks the pool
+/// instead, so that a worker stuck in a job (or a learner's drop that waits
+/// for it) cannot turn a clear failure message into a time-out.
+#[derive(Debug)]
+pub struct Pool(Option<ThreadPool>);
+
+impl Pool {
+    /// `ThreadPool::new(workers)`.
+    pub fn new(workers: usize) -> Pool {
+        Pool(Some(ThreadPool::new(workers)))
+    }
+
+    /// `ThreadPool::with_capacity(workers, capacity)`.
+    pub fn with_capacity(workers: usize, capacity: usize) -> Pool {
+        Pool(Some(ThreadPool::with_capacity(workers, capacity)))
+    }
+
+    /// The pool itself, e.g. to call `shutdown` or to drop it on purpose.
+    pub fn into_inner(mut self) -> ThreadPool {
+        self.0.take().expect("the pool is there until into_inner")
+    }
+
+    /// Ends a test of stage 1 without dropping the pool: dropping it is
+    /// stage 2, which a learner may not have written yet. The idle workers
+    /// stay asleep until the test process exits.
+    pub fn leak(mut self) {
+        std::mem::forget(self.0.take());
+    }
+}
+
+impl Deref for Pool {
+    type Target = ThreadPool;
+    fn deref(&self) -> &ThreadPool {
+        self.0.as_ref().expect("the pool is there until into_inner")
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            std::mem::forget(self.0.take());
+        }
+    }
+}
+
+/// A count that tests can wait on.
+#[derive(Debug, Default)]
+pub struct Tally {
+    count: Mutex<usize>,
+    changed: Condvar,
+}
+
+impl Tally {
+    /// A tally at zero, ready to share with jobs.
+    pub fn new() -> Arc<Tally> {
+        Arc::new(Tally::default())
+    }
+
+    /// Adds one.
+    pub fn add(&self) {
+        *self.count.lock().unwrap_or_else(PoisonError::into_inner) += 1;
+        self.changed.notify_all();
+    }
+
+    /// The count now.
+    pub fn get(&self) -> usize {
+        *self.count.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Waits up to `patience` for the count to reach `n`; `Err(count)` if it
+    /// did not.
+    pub fn wait_for(&self, n: usize, patience: Duration) -> Result<(), usize> {
+        let count = self.count.lock().unwrap_or_else(PoisonError::into_inner);
+        let (count, _) = self
+            .changed
+            .wait_timeout_while(count, patience, |count| *count < n)
+            .unwrap_or_else(PoisonError::into_inner);
+        if *count >= n { Ok(()) } else { Err(*count) }
+    }
+}
+
+/// A gate that jobs wait at until the test opens it: a way to keep workers
+/// busy for exactly as long as a test needs.
+#[derive(Debug, Default)]
+pub struct Gate {
+    open: Mutex<bool>,
+    opened: Condvar,
+}
+
+impl Gate {
+    /// A closed gate, ready to share with jobs.
+    pub fn new() -> Arc<Gate> {
+        Arc::new(Gate::default())
+    }
+
+    /// Lets every waiting (and future) job through.
+    pub fn open(&self) {
+        *self.open.lock().unwrap_or_else(PoisonError::into_inner) = true;
+        self.opened.notify_all();
+    }
+
+    /// Blocks until the gate is open.
+    pub fn wait(&self) {
+        let open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        let _open = self
+            .opened
+            .wait_while(open, |open| !*open)
+            .unwrap_or_else(PoisonError::into_inner);
+    }
+}
+
+/// Occupies every one of the pool's `workers` with a job that waits at
+/// `gate`, and returns once all of them are running (so the queue is empty
+/// and every worker busy). Fails the test if they do not all start.
+pub fn occupy_workers(pool: &ThreadPool, workers: usize, gate: &Arc<Gate>) {
+    let started = Tally::new();
+    for _ in 0..workers {
+        let (gate, started) = (Arc::clone(gate), Arc::clone(&started));
+        pool.execute(move || {
+            started.add();
+            gate.wait();
+        });
+    }
+    if let Err(k) = started.wait_for(workers, PATIENCE) {
+        panic!(
+            "{workers} jobs were queued on a pool of {workers} workers, but only {k} of them \
+             started within {PATIENCE:?}: every idle worker should take a job"
+        );
+    }
+}
+
+/// Runs `n` jobs that must all be running at the same time to pass a
+/// `Barrier` of `n`, and returns the ids of the threads they ran on; or
+/// `Err(k)` when only `k` of them arrived at the barrier within `PATIENCE`.
+/// (A serial pool leaves its one job stuck at the barrier for good; the
+/// test then fails, and `Pool` leaks the pool instead of waiting for it.)
+pub fn barrier_round(pool: &ThreadPool, n: usize) -> Result<BTreeSet<i32>, usize> {
+    let barrier = Arc::new(Barrier::new(n));
+    let arrived = Arc::new(AtomicUsize::new(0));
+    let (sender, receiver) = mpsc::channel();
+    for _ in 0..n {
+        let (barrier, arrived, sender) =
+            (Arc::clone(&barrier), Arc::clone(&arrived), sender.clone());
+        pool.execute(move || {
+            arrived.fetch_add(1, Ordering::SeqCst);
+            barrier.wait();
+            let _ = sender.send(tid());
+        });
+    }
+    let deadline = Instant::now() + PATIENCE;
+    let mut tids = BTreeSet::new();
+    for _ in 0..n {
+        match receiver.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(tid) => {
+                tids.insert(tid);
+            }
+            Err(_) => return Err(arrived.load(Ordering::SeqCst)),
+        }
+    }
+    Ok(tids)
+}
+
+/// [`barrier_round`], failing the test with an explanation when the `n`
+/// jobs do not all run at once. `context` says what the test did before.
+pub fn expect_parallel(pool: &ThreadPool, n: usize, context: &str) -> BTreeSet<i32> {
+    match barrier_round(pool, n) {
+        Ok(tids) => tids,
+        Err(k) => panic!(
+            "{context}: only {k} of {n} jobs ran at once on a pool of {n} workers (each job \
+             waits at a Barrier of {n}, so all {n} must run at the same time to finish; \
+             none finished within {PATIENCE:?}). Is the queue's lock held while a job runs, \
+             or has a worker stopped taking jobs?"
+        ),
+    }
+}
+
+/// Starts `f` (e.g. dropping a pool) on a helper thread and returns at
+/// once; the receiver gets `f`'s result when it returns.
+pub fn in_background<R: Send + 'static>(
+    f: impl FnOnce() -> R + Send + 'static,
+) -> mpsc::Receiver<R> {
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sender.send(f());
+    });
+    receiver
+}
+
+/// Runs `f` (e.g. dropping or shutting down a pool) on a helper thread and
+/// waits up to `patience` for it to return; `None` if it did not (the
+/// helper thread is then left blocked, and the test fails anyway).
+pub fn finishes_within<R: Send + 'static>(
+    patience: Duration,
+    f: impl FnOnce() -> R + Send + 'static,
+) -> Option<R> {
+    in_background(f).recv_timeout(patience).ok()
+}
+
+/// Fails the test if a panic that a test expected (e.g. from
+/// `ThreadPool::new(0)`) came from a `todo!()` rather than the check.
+pub fn expect_not_a_todo(payload: &(dyn std::any::Any + Send), call: &str) {
+    let message = payload_text(payload);
+    if message.starts_with("not yet implemented") {
+        panic!("{call} reached a todo!() ({message}): fill in that blank first");
+    }
+}
+
+/// Message of a panic payload, for assertions about what panicked.
+pub fn payload_text(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(text) = payload.downcast_ref::<&'static str>() {
+        (*text).to_string()
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "<non-string panic payload>".to_string()
+    }
+}
+
+/// The CPUs this thread may run on.
+fn affinity() -> Option<libc::cpu_set_t> {
+    // SAFETY: an all-zero cpu_set_t is a valid, empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: sched_getaffinity writes at most `size_of::<cpu_set_t>()` bytes into `set`.
+    let rc =
+        unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
+    (rc == 0).then_some(set)
+}
+
+fn set_affinity(set: &libc::cpu_set_t) {
+    // SAFETY: sched_setaffinity only reads the set; failure leaves the affinity alone.
+    unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), set) };
+}
+
+/// Two different CPUs this thread may run on, if it has two.
+pub fn two_cpus() -> Option<(usize, usize)> {
+    let set = affinity()?;
+    // SAFETY: CPU_ISSET only reads the set, and the index is below CPU_SETSIZE.
+    let mut cpus =
+        (0..libc::CPU_SETSIZE as usize).filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) });
+    Some((cpus.next()?, cpus.next()?))
+}
+
+/// Restricts the calling thread to one CPU until the guard is dropped, so a
+/// race test can make sure two threads really run at the same time.
+pub struct Pinned(Option<libc::cpu_set_t>);
+
+impl std::fmt::Debug for Pinned {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Pinned")
+    }
+}
+
+/// Pins the calling thread to `cpu`; dropping the guard restores its old CPUs.
+pub fn pin_to(cpu: usize) -> Pinned {
+    let old = affinity();
+    // SAFETY: an all-zero cpu_set_t is a valid, empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: CPU_SET writes one bit of the set; `cpu` comes from `two_cpus`.
+    unsafe { libc::CPU_SET(cpu, &mut set) };
+    set_affinity(&set);
+    Pinned(old)
+}
+
+impl Drop for Pinned {
+    fn drop(&mut self) {
+        if let Some(old) = &self.0 {
+            set_affinity(old);
+        }
+    }
+}

@@ -1,0 +1,322 @@
+//! Stage 5: a bounded queue with back-pressure (`with_capacity`, `try_execute`).
+//!
+//! Calls that may block run on helper threads, so that a call that blocks
+//! when it should not is a clear failure instead of a time-out.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use hidden_thread_pool::{
+    Gate, PATIENCE, Pool, Tally, expect_not_a_todo, finishes_within, in_background, occupy_workers,
+    thread_cpu_time,
+};
+use learner::ThreadPool;
+
+/// Calls `pool.execute` with a job that counts itself in `done`, on a helper
+/// thread; true if it returned within `patience`.
+fn execute_within(pool: &Arc<Pool>, done: &Arc<Tally>, patience: Duration) -> bool {
+    let (pool, done) = (Arc::clone(pool), Arc::clone(done));
+    finishes_within(patience, move || pool.execute(move || done.add())).is_some()
+}
+
+/// `ThreadPool::with_capacity(workers, capacity)` with every worker busy at
+/// `gate` and `capacity` jobs (counted in `done`) waiting in the queue.
+fn full_pool(workers: usize, capacity: usize, gate: &Arc<Gate>, done: &Arc<Tally>) -> Arc<Pool> {
+    let pool = Arc::new(Pool::with_capacity(workers, capacity));
+    occupy_workers(&pool, workers, gate);
+    for k in 0..capacity {
+        assert!(
+            execute_within(&pool, done, PATIENCE),
+            "ThreadPool::with_capacity({workers}, {capacity}) with its {workers} workers busy \
+             and {k} jobs waiting: execute blocked, but the queue has room for {capacity} \
+             waiting jobs (running jobs do not count against the capacity)"
+        );
+    }
+    pool
+}
+
+/// Drops the test's last reference to `pool` (which shuts it down) on a
+/// helper thread, without waiting forever.
+fn finish(pool: Arc<Pool>) {
+    let _ = finishes_within(PATIENCE, move || drop(pool));
+}
+
+// Catches: an `execute` that ignores the capacity (the queue grows without bound).
+#[test]
+fn execute_blocks_while_the_queue_is_full() {
+    let gate = Gate::new();
+    let done = Tally::new();
+    let pool = full_pool(1, 2, &gate, &done);
+    let third = {
+        let (pool, done) = (Arc::clone(&pool), Arc::clone(&done));
+        in_background(move || pool.execute(move || done.add()))
+    };
+    let returned_early = third.recv_timeout(Duration::from_millis(200)).is_ok();
+    let queued = pool.queued();
+    gate.open();
+    assert!(
+        !returned_early,
+        "ThreadPool::with_capacity(1, 2) with its worker busy and 2 jobs waiting: execute \
+         returned (queued() is now {queued}), but it must wait until a worker takes a job \
+         and makes room"
+    );
+    if third.recv_timeout(PATIENCE).is_err() {
+        panic!(
+            "ThreadPool::with_capacity(1, 2): an execute blocked on the full queue did not \
+             return within {PATIENCE:?} after the worker started taking jobs again: the \
+             worker must notify `not_full` when it takes a job"
+        );
+    }
+    if let Err(k) = done.wait_for(3, PATIENCE) {
+        panic!(
+            "ThreadPool::with_capacity(1, 2): only {k} of 3 queued jobs ran within {PATIENCE:?}"
+        );
+    }
+    finish(pool);
+}
+
+// Catches: a capacity off by one (`>` for `>=`), or running jobs counted against the capacity.
+#[test]
+fn capacity_is_exact() {
+    for capacity in [1, 2, 5] {
+        let gate = Gate::new();
+        let pool = Arc::new(Pool::with_capacity(2, capacity));
+        occupy_workers(&pool, 2, &gate);
+        let mut accepted = 0;
+        for _ in 0..capacity + 2 {
+            let p = Arc::clone(&pool);
+            let result = finishes_within(PATIENCE, move || p.try_execute(|| {}).is_ok())
+                .unwrap_or_else(|| {
+                    panic!("try_execute on ThreadPool::with_capacity(2, {capacity}) blocked for {PATIENCE:?}: it must never wait")
+                });
+            if result {
+                accepted += 1;
+            }
+        }
+        let queued = pool.queued();
+        gate.open();
+        assert_eq!(
+            (accepted, queued),
+            (capacity, capacity),
+            "ThreadPool::with_capacity(2, {capacity}) with both workers busy: of {} calls to \
+             try_execute, {accepted} were accepted and queued() = {queued}; expected exactly \
+             {capacity} (the capacity counts waiting jobs, not running ones)",
+            capacity + 2
+        );
+        finish(pool);
+    }
+}
+
+// Catches: a `try_execute` that waits for room like `execute` instead of giving up at once.
+#[test]
+fn try_execute_never_blocks() {
+    let gate = Gate::new();
+    let done = Tally::new();
+    let pool = full_pool(2, 3, &gate, &done);
+    for i in 0..20 {
+        let p = Arc::clone(&pool);
+        let started = Instant::now();
+        let result = finishes_within(PATIENCE, move || p.try_execute(|| {}).is_ok());
+        let took = started.elapsed();
+        match result {
+            None => {
+                panic!(
+                    "call {i}: try_execute on a full ThreadPool::with_capacity(2, 3) blocked for \
+                     {PATIENCE:?}; when there is no room it must return Err(job) at once"
+                )
+            }
+            Some(accepted) => assert!(
+                !accepted,
+                "call {i}: try_execute on a full ThreadPool::with_capacity(2, 3) returned Ok \
+                 after {took:?}; the queue has no room, so it must return Err(job)"
+            ),
+        }
+    }
+    gate.open();
+    finish(pool);
+}
+
+// Catches: `try_execute` queueing past the capacity, or dropping the job instead of handing it back.
+#[test]
+fn try_execute_gives_the_job_back_when_full() {
+    let gate = Gate::new();
+    let done = Tally::new();
+    let pool = full_pool(1, 2, &gate, &done);
+    let runs = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&runs);
+    let result = pool.try_execute(move || {
+        counter.fetch_add(1, Ordering::SeqCst);
+    });
+    let queued = pool.queued();
+    let Err(job) = result else {
+        gate.open();
+        panic!(
+            "try_execute on ThreadPool::with_capacity(1, 2) with its worker busy and 2 jobs \
+             waiting returned Ok (queued() is now {queued}); a full queue must refuse the job \
+             with Err(job)"
+        );
+    };
+    assert_eq!(
+        queued, 2,
+        "try_execute refused a job on a full queue of capacity 2, but queued() is {queued}: \
+         a refused job must not be queued"
+    );
+    job();
+    assert_eq!(
+        runs.load(Ordering::SeqCst),
+        1,
+        "the job returned in Err(job) by try_execute must be the job that was passed in"
+    );
+    gate.open();
+    if let Err(k) = done.wait_for(2, PATIENCE) {
+        panic!("only {k} of the 2 queued jobs ran within {PATIENCE:?} after the worker was free");
+    }
+    // Now there is room again.
+    let p = Arc::clone(&pool);
+    let later = Arc::clone(&runs);
+    let accepted = finishes_within(PATIENCE, move || {
+        p.try_execute(move || {
+            later.fetch_add(1, Ordering::SeqCst);
+        })
+        .is_ok()
+    });
+    assert_eq!(
+        accepted,
+        Some(true),
+        "try_execute on ThreadPool::with_capacity(1, 2) with an empty queue must return Ok(())"
+    );
+    finish(pool);
+    assert_eq!(
+        runs.load(Ordering::SeqCst),
+        2,
+        "the job accepted by try_execute must run on the pool"
+    );
+}
+
+// Catches: back-pressure by spinning (a loop that re-locks, yields or polls until there is room) instead of sleeping on `not_full`.
+#[test]
+fn a_blocked_submitter_sleeps() {
+    let gate = Gate::new();
+    let done = Tally::new();
+    let pool = full_pool(1, 1, &gate, &done);
+    let measured = {
+        let (pool, done) = (Arc::clone(&pool), Arc::clone(&done));
+        in_background(move || {
+            let (cpu, wall) = (thread_cpu_time(), Instant::now());
+            pool.execute(move || done.add());
+            (thread_cpu_time() - cpu, wall.elapsed())
+        })
+    };
+    std::thread::sleep(Duration::from_millis(250));
+    gate.open();
+    let (cpu, wall) = measured.recv_timeout(PATIENCE).unwrap_or_else(|_| {
+        panic!(
+            "ThreadPool::with_capacity(1, 1): an execute blocked on the full queue did not \
+             return within {PATIENCE:?} after the worker was free again"
+        )
+    });
+    assert!(
+        wall >= Duration::from_millis(200),
+        "execute on a full ThreadPool::with_capacity(1, 1) returned after {wall:?}, before \
+         the worker made room (250 ms): it must block while the queue is full"
+    );
+    assert!(
+        cpu <= Duration::from_millis(40),
+        "execute on a full ThreadPool::with_capacity(1, 1) waited {wall:?} for room and used \
+         {cpu:?} of CPU time meanwhile: a blocked submitter must sleep (wait on the \
+         `not_full` condition variable), not spin"
+    );
+    finish(pool);
+}
+
+// Catches: submitters that never wake when room appears (a worker that does not notify `not_full`), or `if` instead of `while` around its `wait` (the queue then overflows).
+#[test]
+fn blocked_submitters_wake_when_room_appears() {
+    const PRODUCERS: usize = 4;
+    const JOBS: usize = 300;
+    for capacity in [1, 3] {
+        let pool = Arc::new(Pool::with_capacity(2, capacity));
+        let done = Tally::new();
+        let producers: Vec<_> = (0..PRODUCERS)
+            .map(|_| {
+                let (pool, done) = (Arc::clone(&pool), Arc::clone(&done));
+                in_background(move || {
+                    for _ in 0..JOBS {
+                        let done = Arc::clone(&done);
+                        pool.execute(move || done.add());
+                    }
+                })
+            })
+            .collect();
+        let deadline = Instant::now() + PATIENCE * 2;
+        let mut most = 0;
+        while done.get() < PRODUCERS * JOBS && Instant::now() < deadline {
+            most = most.max(pool.queued());
+        }
+        assert!(
+            most <= capacity,
+            "ThreadPool::with_capacity(2, {capacity}) with {PRODUCERS} threads calling execute: \
+             queued() reached {most}, past the capacity. A woken submitter must check for \
+             room again before it pushes (`while`, not `if`, around `not_full.wait`)"
+        );
+        let ran = done.get();
+        assert_eq!(
+            ran,
+            PRODUCERS * JOBS,
+            "ThreadPool::with_capacity(2, {capacity}): {PRODUCERS} threads each called execute \
+             {JOBS} times, but only {ran} jobs ran within {:?}. Are submitters blocked on a \
+             full queue woken when a worker takes a job?",
+            PATIENCE * 2
+        );
+        for producer in producers {
+            let _ = producer.recv_timeout(PATIENCE);
+        }
+        finish(pool);
+    }
+}
+
+// Catches: `new` giving the queue a capacity (or treating "unbounded" as "no room").
+#[test]
+fn new_stays_unbounded() {
+    let gate = Gate::new();
+    let pool = Arc::new(Pool::new(1));
+    occupy_workers(&pool, 1, &gate);
+    let p = Arc::clone(&pool);
+    let finished = finishes_within(PATIENCE, move || {
+        for _ in 0..10_000 {
+            p.execute(|| {});
+        }
+        p.try_execute(|| {}).is_ok()
+    });
+    let queued = pool.queued();
+    gate.open();
+    assert_eq!(
+        finished,
+        Some(true),
+        "ThreadPool::new(1) with its worker busy: 10,000 calls to execute (and one to \
+         try_execute) must all return at once and be accepted: a pool from `new` has no \
+         capacity limit (queued() was {queued})"
+    );
+    finish(pool);
+}
+
+// Catches: accepting a capacity of zero (every execute would block forever) or zero workers.
+#[test]
+fn with_capacity_rejects_zero() {
+    for (workers, capacity) in [(2, 0), (0, 2)] {
+        let result = std::panic::catch_unwind(|| ThreadPool::with_capacity(workers, capacity));
+        match result {
+            Ok(pool) => {
+                std::mem::forget(pool);
+                panic!(
+                    "ThreadPool::with_capacity({workers}, {capacity}) returned a pool; it must panic"
+                );
+            }
+            Err(payload) => expect_not_a_todo(
+                &*payload,
+                &format!("ThreadPool::with_capacity({workers}, {capacity})"),
+            ),
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! Stage 3: `spawn` and `JobHandle::join`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use hidden_thread_pool::{
+    Gate, PATIENCE, Pool, Tally, expect_parallel, finishes_within, occupy_workers, tid,
+};
+use learner::{JobHandle, JobPanicked};
+
+/// Joins `handle` on a helper thread, failing the test if it takes longer
+/// than `PATIENCE`.
+fn join_within<T: Send + 'static>(handle: JobHandle<T>, what: &str) -> Result<T, JobPanicked> {
+    finishes_within(PATIENCE, move || handle.join()).unwrap_or_else(|| {
+        panic!("join() of {what} did not return within {PATIENCE:?}: the job's result never reached its handle")
+    })
+}
+
+// Catches: join returning another job's value, or a made-up one (e.g. all results sent through one shared channel).
+#[test]
+fn join_returns_the_jobs_own_value() {
+    let pool = Pool::new(4);
+    let mut rng = fastrand::Rng::with_seed(7);
+    let handles: Vec<(u64, JobHandle<(u64, String)>)> = (0..200u64)
+        .map(|i| {
+            let pause = rng.u64(0..200);
+            let handle = pool.spawn(move || {
+                std::thread::sleep(Duration::from_micros(pause));
+                (i * i, format!("job {i}"))
+            });
+            (i, handle)
+        })
+        .collect();
+    // Join the even ones last and in reverse: results finish in any order.
+    let (odd, even): (Vec<_>, Vec<_>) = handles.into_iter().partition(|(i, _)| i % 2 == 1);
+    for (i, handle) in odd.into_iter().chain(even.into_iter().rev()) {
+        let got = join_within(handle, &format!("the handle of job {i}"));
+        assert_eq!(
+            got,
+            Ok((i * i, format!("job {i}"))),
+            "pool.spawn(job {i}).join(): each handle must return its own job's value"
+        );
+    }
+    let _ = finishes_within(PATIENCE, move || drop(pool.into_inner()));
+}
+
+// Catches: losing the panic's message (e.g. `panic_message(&payload)` on the Box itself, which always gives "<non-string panic payload>", or a fixed message).
+#[test]
+fn join_reports_the_panic_message() {
+    let pool = Pool::new(2);
+    let literal = pool.spawn(|| -> u32 { panic!("a literal message") });
+    let formatted = pool.spawn(|| -> u32 { panic!("formatted: {} + {} = {}", 2, 2, 5) });
+    let other = pool.spawn(|| -> u32 { std::panic::panic_any(42_i32) });
+    let fine = pool.spawn(|| 7_u32);
+    for (handle, expected, what) in [
+        (
+            literal,
+            "a literal message",
+            "panic!(\"a literal message\")",
+        ),
+        (
+            formatted,
+            "formatted: 2 + 2 = 5",
+            "panic!(\"formatted: {} + {} = {}\", 2, 2, 5)",
+        ),
+        (
+            other,
+            "<non-string panic payload>",
+            "std::panic::panic_any(42_i32)",
+        ),
+    ] {
+        let got = join_within(handle, &format!("a job that calls {what}"));
+        assert_eq!(
+            got,
+            Err(JobPanicked {
+                message: expected.to_string()
+            }),
+            "join() of a job that calls {what}: expected Err(JobPanicked {{ message: {expected:?} }}). \
+             Catch the panic with catch_unwind and turn its payload into text with \
+             panic_message(&*payload)"
+        );
+    }
+    assert_eq!(
+        join_within(fine, "a job returning 7 after three panicking jobs"),
+        Ok(7),
+        "a job spawned after three panicking jobs must still run and return its value"
+    );
+    let _ = finishes_within(PATIENCE, move || drop(pool.into_inner()));
+}
+
+// Catches: a join that does not wait for the job (e.g. `try_recv`, which finds nothing yet).
+#[test]
+fn join_waits_for_a_slow_job() {
+    let pool = Pool::new(2);
+    let finished = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&finished);
+    let started = Instant::now();
+    let handle = pool.spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        flag.store(true, Ordering::SeqCst);
+        "slow"
+    });
+    let got = join_within(handle, "a job that sleeps 100 ms");
+    let waited = started.elapsed();
+    assert_eq!(
+        got,
+        Ok("slow"),
+        "join() of a job that sleeps 100 ms and returns \"slow\""
+    );
+    assert!(
+        finished.load(Ordering::SeqCst) && waited >= Duration::from_millis(90),
+        "join() returned after {waited:?}, before the job (100 ms) had finished: join must \
+         block until the job's result arrives"
+    );
+    let _ = finishes_within(PATIENCE, move || drop(pool.into_inner()));
+}
+
+// Catches: `spawn` running the job right away on the caller's thread instead of queueing it.
+#[test]
+fn spawned_jobs_run_on_workers() {
+    let pool = Pool::new(2);
+    let caller = tid();
+    for i in 0..20 {
+        let ran_on = join_within(pool.spawn(tid), &format!("spawned job {i}"))
+            .expect("the job does not panic");
+        assert_ne!(
+            ran_on, caller,
+            "spawned job {i} ran on the thread that called spawn: spawn must queue the job \
+             for a worker (through execute) and return the handle at once"
+        );
+    }
+    let _ = finishes_within(PATIENCE, move || drop(pool.into_inner()));
+}
+
+// Catches: `send(result).unwrap()` in the job, which panics when the handle was dropped and (before stage 4) kills the worker.
+#[test]
+fn dropping_a_handle_does_not_hurt_the_pool() {
+    let pool = Pool::new(3);
+    let gate = Gate::new();
+    occupy_workers(&pool, 3, &gate);
+    let done = Tally::new();
+    for _ in 0..12 {
+        let done = Arc::clone(&done);
+        // The handle is dropped at once, long before the job runs.
+        drop(pool.spawn(move || done.add()));
+    }
+    gate.open();
+    if let Err(k) = done.wait_for(12, PATIENCE) {
+        panic!(
+            "12 jobs were spawned (their handles dropped at once) on ThreadPool::new(3), but only {k} ran within {PATIENCE:?}"
+        );
+    }
+    expect_parallel(
+        &pool,
+        3,
+        "12 jobs whose handles had been dropped ran on ThreadPool::new(3), then 3 jobs were queued \
+         (a job must not panic when nobody waits for its result: ignore the error of `send`)",
+    );
+    let _ = finishes_within(PATIENCE, move || drop(pool.into_inner()));
+}
