@@ -37,13 +37,7 @@ fn shutdown_finishes_every_queued_job_and_counts_them(#[case] workers: usize) {
     const QUEUED: usize = 100;
     let pool = ThreadPool::new(workers);
     let gate = occupy_every_worker(&pool, workers);
-    let ran = Arc::new(AtomicUsize::new(0));
-    for _ in 0..QUEUED {
-        let ran = Arc::clone(&ran);
-        pool.execute(move || {
-            ran.fetch_add(1, Ordering::Relaxed);
-        });
-    }
+    let ran = queue_counting_jobs(&pool, QUEUED);
     assert_eq!(
         pool.queued(),
         QUEUED,
@@ -74,13 +68,7 @@ fn dropping_the_pool_finishes_every_queued_job(#[case] workers: usize) {
     const QUEUED: usize = 100;
     let pool = ThreadPool::new(workers);
     let gate = occupy_every_worker(&pool, workers);
-    let ran = Arc::new(AtomicUsize::new(0));
-    for _ in 0..QUEUED {
-        let ran = Arc::clone(&ran);
-        pool.execute(move || {
-            ran.fetch_add(1, Ordering::Relaxed);
-        });
-    }
+    let ran = queue_counting_jobs(&pool, QUEUED);
     let dropping = std::thread::spawn(move || within("dropping the pool", move || drop(pool)));
     gate.open();
     dropping.join().unwrap_or_else(|e| resume_unwind(e));
@@ -136,4 +124,16 @@ fn shutdown_returns_only_after_every_worker_thread_has_ended(#[case] workers: us
          join every worker's JoinHandle before returning",
         workers - ended
     );
+}
+
+/// Queues `n` jobs that each add one to the returned counter.
+fn queue_counting_jobs(pool: &ThreadPool, n: usize) -> Arc<AtomicUsize> {
+    let ran = Arc::new(AtomicUsize::new(0));
+    for _ in 0..n {
+        let ran = Arc::clone(&ran);
+        pool.execute(move || {
+            ran.fetch_add(1, Ordering::Relaxed);
+        });
+    }
+    ran
 }
