@@ -24,9 +24,20 @@ pub(crate) struct Queue {
     pub(crate) closed: bool,
     /// Jobs that have finished running (panicked ones included).
     pub(crate) completed: usize,
-    /// Workers asleep on `not_empty`: `execute` only pays for a wake-up
-    /// (a system call) when one of them may be waiting.
+    /// Workers asleep on `not_empty` that no wake-up is on its way to:
+    /// `execute` only pays for a wake-up (a system call) when one of them
+    /// may be waiting, and never twice for the same sleeper.
     pub(crate) sleeping: usize,
+    /// Wake-ups sent on `not_empty` that no worker has taken yet. Together
+    /// with `sleeping`, it counts the workers inside `wait`.
+    pub(crate) signalled: usize,
+    /// Idle workers still looking at the queue before they sleep (see
+    /// `look_again`) that no job has been counted for yet: a job queued
+    /// while one of them looks needs no wake-up at all.
+    pub(crate) looking: usize,
+    /// Jobs queued for a looking worker, not yet picked up. Together with
+    /// `looking`, it counts the workers inside `look_again`.
+    pub(crate) claimed: usize,
     /// Submitters asleep on `not_full`, for the same reason.
     pub(crate) blocked: usize,
 }
@@ -97,11 +108,18 @@ pub(crate) fn worker_loop(shared: &Shared) {
         } else if queue.closed {
             return;
         } else {
+            // Counted under the same guard that saw the queue empty: a job
+            // queued from now on finds this worker looking.
+            queue.looking += 1;
             drop(queue);
             queue = match look_again(shared) {
-                Some(queue) => queue,
+                Some(mut queue) => {
+                    stop_looking(&mut queue);
+                    queue
+                }
                 None => {
                     let mut queue = lock(shared);
+                    stop_looking(&mut queue);
                     // Checked and waited under one guard: a job queued after
                     // the check finds this worker counted in `sleeping`.
                     // After the wake-up, the loop looks at the queue again:
@@ -110,7 +128,14 @@ pub(crate) fn worker_loop(shared: &Shared) {
                     if queue.jobs.is_empty() && !queue.closed {
                         queue.sleeping += 1;
                         queue = wait(&shared.not_empty, queue);
-                        queue.sleeping -= 1;
+                        // Take a wake-up sent to the sleepers if there is
+                        // one; otherwise this one was spurious (or a
+                        // `notify_all`) and the worker counts itself out.
+                        if queue.signalled > 0 {
+                            queue.signalled -= 1;
+                        } else {
+                            queue.sleeping -= 1;
+                        }
                     }
                     queue
                 }
@@ -119,6 +144,40 @@ pub(crate) fn worker_loop(shared: &Shared) {
     }
 }
 // ANCHOR_END: worker_loop
+
+/// Called under the lock right after queueing a job: whether a sleeping
+/// worker needs a wake-up. Counts the wake-up as sent, so that jobs queued
+/// before the woken worker gets the lock do not pay for a second system
+/// call to wake the same worker.
+///
+/// A worker still looking at the queue (`look_again`) is sure to find the
+/// job: it then gets the job instead of a sleeper being woken for it.
+#[inline]
+fn wake_a_sleeper(queue: &mut Queue) -> bool {
+    if queue.looking > 0 {
+        queue.looking -= 1;
+        queue.claimed += 1;
+        return false;
+    }
+    if queue.sleeping == 0 {
+        return false;
+    }
+    queue.sleeping -= 1;
+    queue.signalled += 1;
+    true
+}
+
+/// Called under the lock by a worker that leaves `look_again`: it takes a
+/// job counted for the looking workers if there is one, otherwise it
+/// counts itself out of `looking`.
+#[inline]
+fn stop_looking(queue: &mut Queue) {
+    if queue.claimed > 0 {
+        queue.claimed -= 1;
+    } else {
+        queue.looking -= 1;
+    }
+}
 
 /// How many times an idle worker looks at the queue again before it goes
 /// to sleep.
@@ -223,7 +282,7 @@ impl ThreadPool {
             panic!("ThreadPool::execute called while the pool is shutting down");
         }
         queue.jobs.push_back(job);
-        let worker_asleep = queue.sleeping > 0;
+        let worker_asleep = wake_a_sleeper(&mut queue);
         drop(queue);
         if worker_asleep {
             self.shared.not_empty.notify_one();
@@ -307,7 +366,7 @@ impl ThreadPool {
             return Err(job);
         }
         queue.jobs.push_back(Box::new(job));
-        let worker_asleep = queue.sleeping > 0;
+        let worker_asleep = wake_a_sleeper(&mut queue);
         drop(queue);
         if worker_asleep {
             self.shared.not_empty.notify_one();
