@@ -52,6 +52,15 @@ fn tiny_job(latch: &Latch, n: usize) {
     latch.job_done();
 }
 
+/// Queues a burst of tiny jobs through `submit` and waits for all of them.
+fn burst(mut submit: impl FnMut(Arc<Latch>, usize)) {
+    let (latch, rung) = Latch::new(BURST);
+    for n in 0..BURST {
+        submit(Arc::clone(&latch), n);
+    }
+    rung.recv().unwrap();
+}
+
 fn many_tiny_jobs(c: &mut Criterion) {
     let workers = workers();
     let mut group = c.benchmark_group(format!("{BURST} tiny jobs, {workers} workers"));
@@ -60,24 +69,14 @@ fn many_tiny_jobs(c: &mut Criterion) {
     group.bench_function("oslings ThreadPool", |b| {
         let pool = ThreadPool::new(workers);
         b.iter(|| {
-            let (latch, rung) = Latch::new(BURST);
-            for n in 0..BURST {
-                let latch = Arc::clone(&latch);
-                pool.execute(move || tiny_job(&latch, n));
-            }
-            rung.recv().unwrap();
+            burst(|latch, n| pool.execute(move || tiny_job(&latch, n)));
         });
     });
 
     group.bench_function("threadpool crate", |b| {
         let pool = threadpool::ThreadPool::new(workers);
         b.iter(|| {
-            let (latch, rung) = Latch::new(BURST);
-            for n in 0..BURST {
-                let latch = Arc::clone(&latch);
-                pool.execute(move || tiny_job(&latch, n));
-            }
-            rung.recv().unwrap();
+            burst(|latch, n| pool.execute(move || tiny_job(&latch, n)));
         });
     });
 
@@ -87,12 +86,7 @@ fn many_tiny_jobs(c: &mut Criterion) {
             .build()
             .unwrap();
         b.iter(|| {
-            let (latch, rung) = Latch::new(BURST);
-            for n in 0..BURST {
-                let latch = Arc::clone(&latch);
-                pool.spawn(move || tiny_job(&latch, n));
-            }
-            rung.recv().unwrap();
+            burst(|latch, n| pool.spawn(move || tiny_job(&latch, n)));
         });
     });
 
