@@ -1,10 +1,10 @@
-//! oslings exercise 1: a bump allocator.
+//! oslings reference solution 1: the bump allocator, complete.
 //!
-//! Read the chapter "How programs get memory" in the book, then fill in the
-//! `todo!()`s stage by stage. `cargo test -p bump-allocator` runs the visible
-//! tests; `cargo run -p checker -- bump-allocator` grades your work.
+//! Same public API as the exercise crate `bump-allocator`; the checker's
+//! hidden tests and benchmark compile against either. Graded with
+//! `cargo run -p checker -- --against solutions bump-allocator`.
 //!
-//! | stage | module | what you build |
+//! | stage | module | what it holds |
 //! |---|---|---|
 //! | 1 | [`align`] | `align_up` and `align_down` on addresses |
 //! | 2 | [`layout`] | the layout of a `#[repr(C)]` struct from its fields |

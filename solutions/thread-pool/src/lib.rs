@@ -1,10 +1,10 @@
-//! oslings exercise 2: a thread pool.
+//! oslings reference solution 2: the thread pool, complete.
 //!
-//! Read the chapter "Concurrency" in the book, then fill in the `todo!()`s
-//! stage by stage. `cargo test -p thread-pool --test stage1_execute` runs one
-//! stage's visible tests; `cargo run -p checker -- thread-pool` grades your work.
+//! Same public API as the exercise crate `thread-pool`; the checker's hidden
+//! tests and benchmark compile against either. Graded with
+//! `cargo run -p checker -- --against solutions thread-pool`.
 //!
-//! | stage | where | what you build |
+//! | stage | where | what it holds |
 //! |---|---|---|
 //! | 1 | [`ThreadPool::new`], [`ThreadPool::execute`] | N workers taking jobs from one shared queue |
 //! | 2 | [`ThreadPool::shutdown`] and `Drop` | finish every queued job, join every worker |
