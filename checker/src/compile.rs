@@ -3,6 +3,8 @@
 
 use anyhow::{Context, Result};
 use cargo_metadata::Message;
+
+use crate::snippet;
 use cargo_metadata::diagnostic::DiagnosticLevel;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
@@ -58,7 +60,7 @@ pub fn build_tests(
     scratch: &Path,
     target_dir: &Path,
     graded_crate: &Path,
-    strip: &[&Path],
+    strip: &[PathBuf],
 ) -> Result<BuildOutcome<Vec<TestBinary>>> {
     let mut command = cargo();
     command.arg("test").arg("--no-run").arg("--tests");
@@ -85,7 +87,7 @@ pub fn build_perf(
     scratch: &Path,
     target_dir: &Path,
     graded_crate: &Path,
-    strip: &[&Path],
+    strip: &[PathBuf],
 ) -> Result<BuildOutcome<PathBuf>> {
     let mut command = cargo();
     command
@@ -111,7 +113,7 @@ fn run_cargo(
     scratch: &Path,
     target_dir: &Path,
     graded_crate: &Path,
-    strip: &[&Path],
+    strip: &[PathBuf],
 ) -> Result<(Vec<cargo_metadata::Artifact>, Option<CompileFailure>)> {
     command
         .arg("--manifest-path")
@@ -161,7 +163,7 @@ fn run_cargo(
     }
     let message = if errors.is_empty() {
         // Cargo itself failed (a broken Cargo.toml, a missing crate, no network…).
-        trim_lines(&stderr, 30)
+        snippet::head(&stderr, 30)
     } else {
         let total = errors
             .iter()
@@ -173,7 +175,7 @@ fn run_cargo(
                 !e.starts_with("error: aborting") && !e.starts_with("error: could not compile")
             })
             .take(MAX_ERRORS)
-            .map(|e| trim_lines(e, MAX_LINES_PER_ERROR))
+            .map(|e| snippet::head(e, MAX_LINES_PER_ERROR))
             .collect();
         if total > MAX_ERRORS {
             shown.push(format!("… and {} more errors", total - MAX_ERRORS));
@@ -196,14 +198,4 @@ fn run_cargo(
             message,
         }),
     ))
-}
-
-fn trim_lines(text: &str, max: usize) -> String {
-    let lines: Vec<&str> = text.trim_end().lines().collect();
-    if lines.len() <= max {
-        return lines.join("\n");
-    }
-    let mut kept = lines[..max].join("\n");
-    kept.push_str(&format!("\n  … ({} more lines)", lines.len() - max));
-    kept
 }

@@ -118,15 +118,13 @@ impl Grader {
             Tree::Exercises => "exercises".to_string(),
             Tree::Solutions => "solutions".to_string(),
             Tree::Custom(dir) => {
-                use std::hash::{Hash, Hasher};
                 let canonical = dir.canonicalize().unwrap_or_else(|_| dir.clone());
-                let mut hasher = std::collections::hash_map::DefaultHasher::new();
-                canonical.hash(&mut hasher);
+                let hash = scratch::fingerprint(&canonical) as u32;
                 let name = canonical
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_default();
-                format!("custom-{name}-{:08x}", hasher.finish() as u32)
+                format!("custom-{name}-{hash:08x}")
             }
         };
         self.root
@@ -162,7 +160,6 @@ impl Grader {
         let scratch = scratch::prepare(&self.root, &self.work_dir(), exercise, &subject)?;
         progress(&format!("{}: compiling", exercise.name));
         let strip = self.strip_prefixes();
-        let strip: Vec<&Path> = strip.iter().map(PathBuf::as_path).collect();
         match compile::build_tests(&scratch.dir, &self.target_dir, &subject.crate_dir, &strip)? {
             Ok(binaries) => {
                 let (mut tests, unlisted) = runner::list(exercise, &binaries)?;
@@ -350,7 +347,6 @@ impl Grader {
         stage: &crate::manifest::PerfStage,
     ) -> crate::model::PerformanceReport {
         let strip = self.strip_prefixes();
-        let strip: Vec<&Path> = strip.iter().map(PathBuf::as_path).collect();
         let built = compile::build_perf(scratch_dir, &self.target_dir, &subject.crate_dir, &strip);
         let result = match built {
             Ok(Ok(exe)) => perf::measure(&exe, &scratch_dir.join("perf-cache.json"), stage),

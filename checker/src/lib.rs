@@ -17,3 +17,4 @@ pub mod report;
 pub mod runner;
 pub mod sandbox;
 pub mod scratch;
+pub mod snippet;

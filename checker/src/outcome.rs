@@ -3,6 +3,7 @@
 
 use crate::model::Outcome;
 use crate::sandbox::RunResult;
+use crate::snippet;
 
 /// Classifies one sandboxed run of a single libtest test.
 pub fn classify(run: &RunResult, timeout_secs: f64) -> (Outcome, String) {
@@ -85,7 +86,7 @@ fn seconds(secs: f64) -> String {
 /// The panic message libtest printed, without the backtrace note.
 pub fn panic_message(stderr: &str) -> String {
     let Some(start) = stderr.find("panicked at ") else {
-        return trimmed_tail(stderr, 20);
+        return snippet::tail(stderr, 20);
     };
     let text = &stderr[start + "panicked at ".len()..];
     let mut lines = text.lines();
@@ -162,28 +163,12 @@ pub fn signal_name(signal: i32) -> String {
 
 /// The last lines the test printed on stderr, indented, if any.
 fn last_words(stderr: &str) -> String {
-    let tail = trimmed_tail(stderr, 8);
+    let tail = snippet::tail(stderr, 8);
     if tail.is_empty() {
         String::new()
     } else {
-        format!("\n  last output:\n{}", indent(&tail, "    "))
+        format!("\n  last output:\n{}", snippet::indent(&tail, "    "))
     }
-}
-
-fn trimmed_tail(text: &str, max: usize) -> String {
-    let lines: Vec<&str> = text
-        .lines()
-        .filter(|l| !l.trim().is_empty() && !l.starts_with("note: run with `RUST_BACKTRACE"))
-        .collect();
-    let start = lines.len().saturating_sub(max);
-    lines[start..].join("\n")
-}
-
-fn indent(text: &str, prefix: &str) -> String {
-    text.lines()
-        .map(|l| format!("{prefix}{l}"))
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 #[cfg(test)]

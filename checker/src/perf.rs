@@ -6,13 +6,14 @@ use anyhow::{Context, Result, bail};
 use oslings_harness::perf::{PerfReport, Role, WorkloadResult};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::hash::{Hash, Hasher};
 use std::path::Path;
 use std::time::Duration;
 
 use crate::manifest::PerfStage;
 use crate::model::{PerformanceReport, WorkloadRatios};
 use crate::sandbox::{self, Limits};
+use crate::scratch::fingerprint;
+use crate::snippet;
 
 /// Budget per workload, in milliseconds, passed to the benchmark.
 const BUDGET_MS: u64 = 400;
@@ -29,10 +30,7 @@ struct Cached {
 /// last time: nothing that could change its speed has changed.
 pub fn measure(exe: &Path, cache: &Path, stage: &PerfStage) -> Result<PerformanceReport> {
     let bytes = std::fs::read(exe).with_context(|| format!("cannot read {}", exe.display()))?;
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    bytes.hash(&mut hasher);
-    BUDGET_MS.hash(&mut hasher);
-    let key = hasher.finish();
+    let key = fingerprint(&(bytes, BUDGET_MS));
     let cached = std::fs::read_to_string(cache)
         .ok()
         .and_then(|text| serde_json::from_str::<Cached>(&text).ok())
@@ -75,22 +73,17 @@ fn run_benchmark(exe: &Path) -> Result<PerfReport> {
             "the benchmark crashed ({}); it runs an optimised build with overflow checks, \
              so look for arithmetic overflow or undefined behaviour:\n{}",
             crate::outcome::signal_name(signal),
-            tail(&run.stderr)
+            snippet::tail(&run.stderr, 12)
         );
     }
     if status.exit_code != Some(0) {
         bail!(
             "the benchmark failed (optimised build with overflow checks):\n{}",
-            tail(&run.stderr)
+            snippet::tail(&run.stderr, 12)
         );
     }
     let text = std::fs::read_to_string(out.path())?;
     serde_json::from_str(&text).context("the benchmark wrote an unreadable report")
-}
-
-fn tail(text: &str) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(12)..].join("\n")
 }
 
 /// Geometric mean of `values` (all positive).
@@ -101,40 +94,64 @@ fn geomean(values: &[f64]) -> Option<f64> {
     Some((values.iter().map(|v| v.ln()).sum::<f64>() / values.len() as f64).exp())
 }
 
-fn ratio_between(workloads: &[WorkloadResult], num: Role, den: &str) -> Option<f64> {
-    let ratios: Vec<f64> = workloads
+/// Time of the subject with `role` divided by each baseline's, in one workload.
+fn ratios_to_baselines(workload: &WorkloadResult, role: Role) -> BTreeMap<String, f64> {
+    let Some(numerator) = workload.by_role(role).map(|s| s.ns_per_op) else {
+        return BTreeMap::new();
+    };
+    workload
+        .subjects
         .iter()
-        .filter_map(|w| {
-            let n = w.by_role(num)?.ns_per_op;
-            let d = w.subject(den)?.ns_per_op;
-            Some(n / d)
+        .filter(|s| s.role == Role::Baseline)
+        .map(|s| (s.name.clone(), numerator / s.ns_per_op))
+        .collect()
+}
+
+/// For every baseline, the geometric mean of its ratios over the workloads
+/// that measured it.
+fn geomeans(per_workload: &[BTreeMap<String, f64>]) -> BTreeMap<String, f64> {
+    let names: std::collections::BTreeSet<&String> =
+        per_workload.iter().flat_map(|m| m.keys()).collect();
+    names
+        .into_iter()
+        .filter_map(|name| {
+            let values: Vec<f64> = per_workload
+                .iter()
+                .filter_map(|m| m.get(name).copied())
+                .collect();
+            Some((name.clone(), geomean(&values)?))
         })
-        .collect();
-    geomean(&ratios)
+        .collect()
 }
 
 /// Points and ratios from a benchmark report.
 pub fn score(report: &PerfReport, stage: &PerfStage) -> PerformanceReport {
     let workloads = &report.workloads;
-    let ratio = ratio_between(workloads, Role::Candidate, "reference");
-    let mut baselines: Vec<String> = workloads
+    let workload_ratios: Vec<WorkloadRatios> = workloads
         .iter()
-        .flat_map(|w| w.subjects.iter())
-        .filter(|s| s.role == Role::Baseline)
-        .map(|s| s.name.clone())
+        .map(|w| WorkloadRatios {
+            name: w.name.clone(),
+            unit: w.unit.clone(),
+            ratio_to_reference: w
+                .by_role(Role::Candidate)
+                .zip(w.subject("reference"))
+                .map(|(c, r)| c.ns_per_op / r.ns_per_op),
+            ratio_to_baselines: ratios_to_baselines(w, Role::Candidate),
+        })
         .collect();
-    baselines.sort();
-    baselines.dedup();
-    let mut to_baselines = BTreeMap::new();
-    let mut reference_to = BTreeMap::new();
-    for name in &baselines {
-        if let Some(r) = ratio_between(workloads, Role::Candidate, name) {
-            to_baselines.insert(name.clone(), r);
-        }
-        if let Some(r) = ratio_between(workloads, Role::Reference, name) {
-            reference_to.insert(name.clone(), r);
-        }
-    }
+    let to_reference: Vec<f64> = workload_ratios
+        .iter()
+        .filter_map(|w| w.ratio_to_reference)
+        .collect();
+    let ratio = geomean(&to_reference);
+    let candidate_to: Vec<_> = workload_ratios
+        .iter()
+        .map(|w| w.ratio_to_baselines.clone())
+        .collect();
+    let reference_to: Vec<_> = workloads
+        .iter()
+        .map(|w| ratios_to_baselines(w, Role::Reference))
+        .collect();
     let (score, message) = match ratio {
         Some(r) if r <= stage.full_credit_ratio => (
             stage.points,
@@ -162,32 +179,14 @@ pub fn score(report: &PerfReport, stage: &PerfStage) -> PerformanceReport {
             "the benchmark reported no candidate/reference pair".to_string(),
         ),
     };
-    let workload_ratios = workloads
-        .iter()
-        .map(|w| {
-            let candidate = w.by_role(Role::Candidate).map(|c| c.ns_per_op);
-            let per = |name: &str| Some(candidate? / w.subject(name)?.ns_per_op);
-            WorkloadRatios {
-                name: w.name.clone(),
-                unit: w.unit.clone(),
-                ratio_to_reference: per("reference"),
-                ratio_to_baselines: w
-                    .subjects
-                    .iter()
-                    .filter(|s| s.role == Role::Baseline)
-                    .filter_map(|s| Some((s.name.clone(), per(&s.name)?)))
-                    .collect(),
-            }
-        })
-        .collect();
     PerformanceReport {
         status: "measured".to_string(),
         workload_ratios,
         score,
         max_score: stage.points,
         ratio_to_reference: ratio,
-        ratio_to_baselines: to_baselines,
-        reference_to_baselines: reference_to,
+        ratio_to_baselines: geomeans(&candidate_to),
+        reference_to_baselines: geomeans(&reference_to),
         workloads: workloads.clone(),
         message,
     }
@@ -205,5 +204,61 @@ pub fn not_measured(stage: &PerfStage, status: &str, message: String) -> Perform
         workload_ratios: Vec::new(),
         workloads: Vec::new(),
         message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oslings_harness::perf::SubjectResult;
+
+    fn subject(name: &str, role: Role, ns: f64) -> SubjectResult {
+        SubjectResult {
+            name: name.to_string(),
+            role,
+            ns_per_op: ns,
+            min_ns_per_op: ns,
+            batch: 1,
+            rounds: 1,
+        }
+    }
+
+    #[test]
+    fn ratios_are_geometric_means_over_the_workloads_that_measured_them() {
+        let report = PerfReport {
+            workloads: vec![
+                WorkloadResult {
+                    name: "a".into(),
+                    unit: "op".into(),
+                    subjects: vec![
+                        subject("candidate", Role::Candidate, 2.0),
+                        subject("reference", Role::Reference, 1.0),
+                        subject("crate", Role::Baseline, 4.0),
+                    ],
+                },
+                WorkloadResult {
+                    name: "b".into(),
+                    unit: "op".into(),
+                    subjects: vec![
+                        subject("candidate", Role::Candidate, 8.0),
+                        subject("reference", Role::Reference, 4.0),
+                    ],
+                },
+            ],
+        };
+        let stage = PerfStage {
+            title: "Performance".into(),
+            section: "perf".into(),
+            points: 10,
+            full_credit_ratio: 1.5,
+            partial_credit_ratio: 3.0,
+            hints: Vec::new(),
+        };
+        let scored = score(&report, &stage);
+        assert!((scored.ratio_to_reference.unwrap() - 2.0).abs() < 1e-9);
+        assert_eq!(scored.score, 5, "2× is inside half credit");
+        assert!((scored.ratio_to_baselines["crate"] - 0.5).abs() < 1e-9);
+        assert!((scored.reference_to_baselines["crate"] - 0.25).abs() < 1e-9);
+        assert_eq!(scored.workload_ratios[1].ratio_to_baselines.len(), 0);
     }
 }

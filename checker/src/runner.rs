@@ -14,6 +14,7 @@ use crate::manifest::Exercise;
 use crate::model::Outcome;
 use crate::outcome;
 use crate::sandbox::{self, Limits};
+use crate::snippet;
 
 /// A hidden test and where to find it.
 #[derive(Debug, Clone)]
@@ -66,11 +67,9 @@ pub fn list(
             .output()
             .with_context(|| format!("cannot list the tests in {}", binary.path.display()))?;
         if !output.status.success() {
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
             unlisted.push(Unlisted {
                 binary: binary.clone(),
-                stderr: lines[lines.len().saturating_sub(6)..].join("\n"),
+                stderr: snippet::tail(&String::from_utf8_lossy(&output.stderr), 6),
             });
             continue;
         }

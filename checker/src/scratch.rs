@@ -266,10 +266,12 @@ fn read_toml(path: &Path) -> Result<Table> {
         .with_context(|| format!("{} is not valid TOML", path.display()))
 }
 
-fn fingerprint(bytes: &[u8]) -> u64 {
-    use std::hash::{Hash, Hasher};
+/// A hash of `value` for cache keys and directory names under `target/`
+/// (stable within one build of the checker, which is all they need).
+pub fn fingerprint<T: std::hash::Hash + ?Sized>(value: &T) -> u64 {
+    use std::hash::Hasher;
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    bytes.hash(&mut hasher);
+    value.hash(&mut hasher);
     hasher.finish()
 }
 

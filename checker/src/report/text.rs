@@ -8,6 +8,7 @@ use std::fmt::Write;
 
 use crate::manifest::Exercise;
 use crate::model::{ExerciseReport, Outcome, Report};
+use crate::snippet;
 
 const GREEN: Style = AnsiColor::Green.on_default();
 const RED: Style = AnsiColor::Red.on_default();
@@ -196,7 +197,7 @@ fn failures(
 ) {
     if let Some(error) = &exercise.compile_error {
         let _ = writeln!(out);
-        let _ = writeln!(out, "{}", indent(&error.message, "    "));
+        let _ = writeln!(out, "{}", snippet::indent(&error.message, "    "));
         return;
     }
     let failing: Vec<_> = exercise
@@ -214,7 +215,7 @@ fn failures(
             test.outcome.label()
         );
         let message = wrap_long_lines(&test.message, width.saturating_sub(6));
-        let _ = writeln!(out, "{}", indent(&message, "      "));
+        let _ = writeln!(out, "{}", snippet::indent(&message, "      "));
         let _ = writeln!(out, "      {DIM}rerun alone:{DIM:#} {}", test.rerun);
     }
     if failing.len() > SHOWN {
@@ -263,13 +264,6 @@ fn wrap_long_lines(text: &str, width: usize) -> String {
                 l.to_string()
             }
         })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-fn indent(text: &str, prefix: &str) -> String {
-    text.lines()
-        .map(|l| format!("{prefix}{l}"))
         .collect::<Vec<_>>()
         .join("\n")
 }
