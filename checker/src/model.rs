@@ -183,4 +183,7 @@ pub struct WorkloadRatios {
     pub ratio_to_reference: Option<f64>,
     /// Candidate time / each baseline's time.
     pub ratio_to_baselines: BTreeMap<String, f64>,
+    /// Figures measured beside the time (reads per operation, ...).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub metrics: Vec<oslings_harness::perf::Metric>,
 }

@@ -137,6 +137,7 @@ pub fn score(report: &PerfReport, stage: &PerfStage) -> PerformanceReport {
                 .zip(w.subject("reference"))
                 .map(|(c, r)| c.ns_per_op / r.ns_per_op),
             ratio_to_baselines: ratios_to_baselines(w, Role::Candidate),
+            metrics: w.metrics.clone(),
         })
         .collect();
     let to_reference: Vec<f64> = workload_ratios
@@ -235,6 +236,7 @@ mod tests {
                         subject("reference", Role::Reference, 1.0),
                         subject("crate", Role::Baseline, 4.0),
                     ],
+                    metrics: vec![],
                 },
                 WorkloadResult {
                     name: "b".into(),
@@ -243,6 +245,7 @@ mod tests {
                         subject("candidate", Role::Candidate, 8.0),
                         subject("reference", Role::Reference, 4.0),
                     ],
+                    metrics: vec![],
                 },
             ],
         };

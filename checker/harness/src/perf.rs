@@ -53,12 +53,37 @@ pub struct WorkloadResult {
     pub unit: String,
     /// One entry per subject, in the order they were added.
     pub subjects: Vec<SubjectResult>,
+    /// Other figures the benchmark measured beside the time (such as
+    /// memory reads per operation), for the report only: they earn no points.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub metrics: Vec<Metric>,
+}
+
+/// A figure a benchmark measured beside the time, for one subject.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Metric {
+    /// The subject it was measured on, e.g. `candidate`.
+    pub subject: String,
+    /// What it is, e.g. `reads per translation`.
+    pub name: String,
+    /// Its value.
+    pub value: f64,
 }
 
 impl WorkloadResult {
     /// The result of the subject named `name`, if it was measured.
     pub fn subject(&self, name: &str) -> Option<&SubjectResult> {
         self.subjects.iter().find(|s| s.name == name)
+    }
+
+    /// Adds a figure measured on `subject` beside the time (see [`Metric`]).
+    pub fn with_metric(mut self, subject: &str, name: &str, value: f64) -> Self {
+        self.metrics.push(Metric {
+            subject: subject.to_string(),
+            name: name.to_string(),
+            value,
+        });
+        self
     }
 
     /// The first subject with the given role.
@@ -172,6 +197,7 @@ impl<'a> Workload<'a> {
             name: self.name,
             unit: self.unit,
             subjects,
+            metrics: Vec::new(),
         }
     }
 }
@@ -234,6 +260,9 @@ pub fn run_main(workloads: Vec<Box<dyn FnOnce(Duration) -> WorkloadResult>>) {
                         "  {:<12} {:>10.2}  (fastest round {:.2})",
                         s.name, s.ns_per_op, s.min_ns_per_op
                     );
+                }
+                for m in &workload.metrics {
+                    println!("  {:<12} {:>10.2}  {}", m.subject, m.value, m.name);
                 }
             }
         }

@@ -90,7 +90,14 @@ fn exercise_table(out: &mut String, exercise: &ExerciseReport, width: usize) {
         };
         let _ = writeln!(out, "  {RED}✗ the crate {what}{RED:#}");
     }
-    let title_width = width.saturating_sub(40).max(20);
+    let id_width = exercise
+        .stages
+        .iter()
+        .map(|s| s.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(8);
+    let title_width = width.saturating_sub(32 + id_width).max(20);
     for stage in &exercise.stages {
         let (mark, style) = if stage.passed {
             ("✓", GREEN)
@@ -108,7 +115,7 @@ fn exercise_table(out: &mut String, exercise: &ExerciseReport, width: usize) {
         let status = stage_status(exercise, &stage.name, stage.tests_passed, stage.tests_total);
         let _ = writeln!(
             out,
-            "  {style}{mark}{style:#} {:>2} {:<8} {:<title_width$} {status}",
+            "  {style}{mark}{style:#} {:>2} {:<id_width$} {:<title_width$} {status}",
             stage.number,
             stage.name,
             truncate(&stage.title, title_width),
@@ -132,7 +139,7 @@ fn exercise_table(out: &mut String, exercise: &ExerciseReport, width: usize) {
         let number = exercise.stages.len() + 1;
         let _ = writeln!(
             out,
-            "  {style}{mark}{style:#} {number:>2} {:<8} {:<title_width$} {status}",
+            "  {style}{mark}{style:#} {number:>2} {:<id_width$} {:<title_width$} {status}",
             "perf", "Performance",
         );
         for workload in &perf.workload_ratios {
@@ -144,6 +151,17 @@ fn exercise_table(out: &mut String, exercise: &ExerciseReport, width: usize) {
                 let _ = write!(line, ", {r:.2}× {name}");
             }
             let _ = writeln!(out, "  {DIM}{:>14}{line}{DIM:#}", "");
+            let mut names: Vec<&str> = workload.metrics.iter().map(|m| m.name.as_str()).collect();
+            names.dedup();
+            for name in names {
+                let values: Vec<String> = workload
+                    .metrics
+                    .iter()
+                    .filter(|m| m.name == name)
+                    .map(|m| format!("{} {:.2}", m.subject, m.value))
+                    .collect();
+                let _ = writeln!(out, "  {DIM}{:>16}{name}: {}{DIM:#}", "", values.join(", "));
+            }
         }
         if !perf.workload_ratios.is_empty() {
             let _ = writeln!(
