@@ -145,6 +145,32 @@ pub fn prepare(
     }
     manifest.insert("test".into(), Value::Array(tests));
 
+    // Binaries the hidden tests run (e.g. a program built on the graded
+    // crate), with `CARGO_BIN_EXE_<name>` set for the tests; the benchmark's
+    // `perf` binary is generated below instead.
+    let mut bins = Vec::new();
+    for bin in hidden
+        .get("bin")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let name = bin
+            .get("name")
+            .and_then(Value::as_str)
+            .context("a [[bin]] without a name")?;
+        if name == "perf" {
+            continue;
+        }
+        let path = bin
+            .get("path")
+            .and_then(Value::as_str)
+            .context("a [[bin]] without a path")?;
+        let mut out = Table::new();
+        out.insert("name".into(), Value::from(name));
+        out.insert("path".into(), Value::from(abs(suite, path)));
+        bins.push(Value::Table(out));
+    }
     let bench = suite.join("perf").join("bench.rs");
     if bench.is_file() {
         let main = perf_main(&bench, grading_reference);
@@ -152,7 +178,10 @@ pub fn prepare(
         let mut out = Table::new();
         out.insert("name".into(), Value::from("perf"));
         out.insert("path".into(), Value::from("src/perf.rs"));
-        manifest.insert("bin".into(), Value::Array(vec![Value::Table(out)]));
+        bins.push(Value::Table(out));
+    }
+    if !bins.is_empty() {
+        manifest.insert("bin".into(), Value::Array(bins));
     }
     manifest.insert("dependencies".into(), Value::Table(deps));
     manifest.insert("workspace".into(), Value::Table(Table::new()));

@@ -1,6 +1,7 @@
 //! Checks that keep the book honest: every `{{#include}}` resolves to a real
 //! file and a non-empty anchor (mdBook only logs a missing one), every page in
-//! SUMMARY.md exists, and every stage the checker links to is a real heading.
+//! SUMMARY.md exists, every stage the checker links to is a real heading, and
+//! every internal link reaches a page and a heading.
 
 mod common;
 
@@ -148,11 +149,7 @@ fn every_stage_section_the_checker_links_to_is_a_heading() {
             ));
             continue;
         };
-        let slugs: Vec<String> = text
-            .lines()
-            .filter_map(|l| l.strip_prefix('#'))
-            .map(|l| slug(l.trim_start_matches('#')))
-            .collect();
+        let slugs = heading_ids(&text);
         let sections = exercise
             .stages
             .iter()
@@ -168,4 +165,129 @@ fn every_stage_section_the_checker_links_to_is_a_heading() {
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The lines of a page outside fenced code blocks.
+fn prose_lines(text: &str) -> Vec<&str> {
+    let mut fence: Option<&str> = None;
+    let mut lines = Vec::new();
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        match fence {
+            Some(marker) if trimmed.starts_with(marker) => fence = None,
+            Some(_) => {}
+            None if trimmed.starts_with("```") => fence = Some("```"),
+            None if trimmed.starts_with("~~~") => fence = Some("~~~"),
+            None => lines.push(line),
+        }
+    }
+    lines
+}
+
+/// The ids mdBook gives a page's headings (a repeated heading gets `-1`,
+/// `-2`, ... after the first).
+fn heading_ids(text: &str) -> Vec<String> {
+    let mut ids: Vec<String> = Vec::new();
+    for line in prose_lines(text) {
+        let Some(rest) = line.strip_prefix('#') else {
+            continue;
+        };
+        let title = rest.trim_start_matches('#');
+        if !title.starts_with(' ') {
+            continue;
+        }
+        let base = slug(&title.replace('`', ""));
+        let mut id = base.clone();
+        let mut n = 0;
+        while ids.contains(&id) {
+            n += 1;
+            id = format!("{base}-{n}");
+        }
+        ids.push(id);
+    }
+    ids
+}
+
+/// The targets of the Markdown links `[text](target)` of a page, outside
+/// code blocks and inline code.
+fn link_targets(text: &str) -> Vec<String> {
+    let mut targets = Vec::new();
+    for line in prose_lines(text) {
+        // Drop inline code spans, which may contain `](` legitimately.
+        let mut prose = String::new();
+        for (i, part) in line.split('`').enumerate() {
+            if i % 2 == 0 {
+                prose.push_str(part);
+            }
+        }
+        let mut rest = prose.as_str();
+        while let Some(open) = rest.find("](") {
+            let after = &rest[open + 2..];
+            let end = after.find(')').unwrap_or(after.len());
+            let target = after[..end].split_whitespace().next().unwrap_or("");
+            targets.push(target.to_string());
+            rest = &after[end..];
+        }
+    }
+    targets
+}
+
+#[test]
+fn every_internal_link_resolves_to_a_page_and_a_heading() {
+    let book = repo().join("book");
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    for page in markdown_files(&book) {
+        if page.file_name().is_some_and(|n| n == "SUMMARY.md") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&page).unwrap();
+        let name = page.strip_prefix(&book).unwrap().display().to_string();
+        for target in link_targets(&text) {
+            if target.is_empty() || target.contains("://") || target.starts_with("mailto:") {
+                continue;
+            }
+            checked += 1;
+            let (path, anchor) = match target.split_once('#') {
+                Some((path, anchor)) => (path, Some(anchor)),
+                None => (target.as_str(), None),
+            };
+            let file = if path.is_empty() {
+                page.clone()
+            } else {
+                page.parent().unwrap().join(path)
+            };
+            if !file.is_file() {
+                problems.push(format!("{name}: link to {target}: no such file"));
+                continue;
+            }
+            let Some(anchor) = anchor else { continue };
+            if file.extension().is_none_or(|e| e != "md") {
+                continue;
+            }
+            let ids = heading_ids(&std::fs::read_to_string(&file).unwrap());
+            if !ids.iter().any(|id| id == anchor) {
+                problems.push(format!(
+                    "{name}: link to {target}: no heading with id `{anchor}` in {path}"
+                ));
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "broken links in the book:\n{}",
+        problems.join("\n")
+    );
+    assert!(checked > 0, "the book has no internal links at all");
+}
+
+#[test]
+fn heading_ids_and_links_are_parsed_like_mdbook() {
+    let page = "# Title\n\n## Stage 1: `new` and go\n\n```sh\n# not a heading\n```\n\n## Title\n\
+                See [x](other.md#a-b), `[no](link.md)` and [y](#title-1).\n";
+    assert_eq!(
+        heading_ids(page),
+        ["title", "stage-1-new-and-go", "title-1"]
+    );
+    assert_eq!(link_targets(page), ["other.md#a-b", "#title-1"]);
 }

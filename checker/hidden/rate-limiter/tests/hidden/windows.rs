@@ -1,0 +1,259 @@
+//! Stage 5: `SlidingWindowLog` and `SlidingWindowCounter` (and the given
+//! `FixedWindow`, for comparison).
+
+use std::time::Duration;
+
+use hidden_rate_limiter::{CounterModel, LogModel, Step, run_trace, seeds};
+use learner::{Clock, FixedWindow, ManualClock, SlidingWindowCounter, SlidingWindowLog};
+
+/// Random request times for a window of `window` ns: bursts at one
+/// instant, small steps, steps of about a fraction of the window, and
+/// idle gaps of one, two or more windows, sometimes landing exactly on a
+/// window boundary.
+fn window_steps(rng: &mut fastrand::Rng, len: usize, window: u64) -> Vec<Step> {
+    let mut t = 0_u64;
+    (0..len)
+        .map(|_| {
+            let advance = match rng.u32(0..100) {
+                0..=34 => 0,
+                35..=59 => rng.u64(1..=3),
+                60..=84 => rng.u64(1..=window / 4 + 1),
+                85..=89 => window,
+                90..=94 => window - t % window, // to the next boundary
+                _ => rng.u64(window..=3 * window),
+            };
+            t += advance;
+            Step {
+                advance,
+                n: 1,
+                key: 0,
+            }
+        })
+        .collect()
+}
+
+const WINDOW_CASES: [(u64, u64); 5] = [(1, 10), (3, 100), (10, 1_000), (7, 999_983), (50, 64)];
+
+// Catches: any divergence from the definition (fewer than `limit` admitted times in `(now - window, now]`).
+#[test]
+fn log_matches_the_definition_on_random_traces() {
+    for seed in seeds(12) {
+        for (limit, window) in WINDOW_CASES {
+            let mut rng = fastrand::Rng::with_seed(seed ^ (limit << 32) ^ window);
+            let steps = window_steps(&mut rng, 2_000, window);
+            let clock = ManualClock::new();
+            let mut log = SlidingWindowLog::new(limit, Duration::from_nanos(window), &clock);
+            let mut model = LogModel::new(limit, window);
+            run_trace(
+                &format!("SlidingWindowLog::new({limit}, {window} ns)"),
+                seed,
+                &clock,
+                &steps,
+                |now, _| model.request(now),
+                |_| log.try_acquire(),
+            );
+        }
+    }
+}
+
+// Catches: an off-by-one at the edge of the log's window: a time `t` leaves the window when `t <= now - window`.
+#[test]
+fn log_entries_leave_exactly_one_window_later() {
+    let clock = ManualClock::at(500);
+    let mut log = SlidingWindowLog::new(2, Duration::from_nanos(100), &clock);
+    assert!(log.try_acquire());
+    clock.set(550);
+    assert!(log.try_acquire());
+    assert!(
+        !log.try_acquire(),
+        "SlidingWindowLog::new(2, 100 ns): a third request at t=550 ns"
+    );
+    clock.set(599);
+    assert!(
+        !log.try_acquire(),
+        "SlidingWindowLog::new(2, 100 ns), admitted at t=500 and 550 ns: at t=599 ns the \
+         window (499, 599] still holds both"
+    );
+    clock.set(600);
+    assert!(
+        log.try_acquire(),
+        "SlidingWindowLog::new(2, 100 ns), admitted at t=500 and 550 ns: at t=600 ns the \
+         window is (500, 600], so the request at t=500 ns has left it"
+    );
+    assert!(!log.try_acquire());
+}
+
+// Catches: a log that never drops old times (or records refused requests too), so its memory grows without bound.
+#[test]
+fn log_memory_stays_at_most_the_limit() {
+    let clock = ManualClock::new();
+    let mut log = SlidingWindowLog::new(8, Duration::from_nanos(1_000), &clock);
+    let mut rng = fastrand::Rng::with_seed(11);
+    let mut admitted = 0;
+    for i in 0..100_000 {
+        clock.advance_nanos(rng.u64(0..40));
+        if log.try_acquire() {
+            admitted += 1;
+        }
+        assert!(
+            log.stored() <= 8,
+            "SlidingWindowLog::new(8, 1000 ns) holds {} times after {i} requests: it must \
+             drop the times that left the window (and never store refused requests), so \
+             it holds at most 8",
+            log.stored()
+        );
+    }
+    assert!(
+        admitted > 8,
+        "the log admitted only {admitted} requests in 100,000 over 2 ms"
+    );
+}
+
+// Catches: any divergence from the documented estimate `previous * (window - elapsed) + current * window < limit * window`.
+#[test]
+fn counter_matches_the_formula_on_random_traces() {
+    for seed in seeds(12) {
+        for (limit, window) in WINDOW_CASES {
+            let mut rng = fastrand::Rng::with_seed(seed ^ (limit << 40) ^ window);
+            let steps = window_steps(&mut rng, 2_000, window);
+            let clock = ManualClock::new();
+            let mut counter =
+                SlidingWindowCounter::new(limit, Duration::from_nanos(window), &clock);
+            let mut model = CounterModel::new(limit, window);
+            run_trace(
+                &format!("SlidingWindowCounter::new({limit}, {window} ns)"),
+                seed,
+                &clock,
+                &steps,
+                |now, _| model.request(now),
+                |_| counter.try_acquire(),
+            );
+        }
+    }
+}
+
+/// Requests at a frozen clock until one is refused (at most 1000); returns how many were admitted.
+fn burst(counter: &mut SlidingWindowCounter<&ManualClock>) -> u64 {
+    let mut admitted = 0;
+    while admitted < 1_000 && counter.try_acquire() {
+        admitted += 1;
+    }
+    admitted
+}
+
+// Catches: weighing the previous window wrongly at or near a boundary: by `elapsed` instead of `window - elapsed`, with `<=` for `<`, or off by one nanosecond.
+#[test]
+fn counter_weighs_the_previous_window_by_the_overlap() {
+    let clock = ManualClock::new();
+    let mut counter = SlidingWindowCounter::new(10, Duration::from_nanos(100), &clock);
+    clock.set(40);
+    assert_eq!(
+        burst(&mut counter),
+        10,
+        "SlidingWindowCounter::new(10, 100 ns): 10 at t=40 ns"
+    );
+    // (t, how many a burst at t admits, why)
+    for (t, expected, why) in [
+        (
+            100,
+            0,
+            "previous 10 weighs 100 of 100: 10 * 100 + 0 = 1000 is not below 1000",
+        ),
+        (
+            101,
+            1,
+            "10 * 99 + 0 * 100 = 990 < 1000, then 10 * 99 + 1 * 100 = 1090 is not",
+        ),
+        (
+            150,
+            4,
+            "10 * 50 + current * 100 < 1000 while current is 1, 2, 3, 4",
+        ),
+        (
+            199,
+            5,
+            "10 * 1 + current * 100 < 1000 while current is 5, ..., 9",
+        ),
+        (
+            200,
+            0,
+            "[100, 200) with its 10 is now the previous window, weighing 100 of 100",
+        ),
+    ] {
+        clock.set(t);
+        let got = burst(&mut counter);
+        assert_eq!(
+            got, expected,
+            "SlidingWindowCounter::new(10, 100 ns), 10 admitted at t=40 ns, then bursts at \
+             t=100, 101, 150, 199, 200 ns: the burst at t={t} ns admitted {got}, expected \
+             {expected} ({why})"
+        );
+    }
+}
+
+// Catches: rolling the counters by one window however far the clock moved, so an idle gap of two windows still counts the old requests.
+#[test]
+fn counter_idle_for_two_windows_starts_from_zero() {
+    let clock = ManualClock::new();
+    let mut counter = SlidingWindowCounter::new(10, Duration::from_nanos(100), &clock);
+    clock.set(90);
+    assert_eq!(burst(&mut counter), 10);
+    clock.set(200);
+    assert_eq!(
+        burst(&mut counter),
+        10,
+        "SlidingWindowCounter::new(10, 100 ns), 10 admitted at t=90 ns: at t=200 ns the \
+         window [0, 100) is two windows back, so both counters start from zero"
+    );
+    clock.set(5_030);
+    assert_eq!(
+        burst(&mut counter),
+        10,
+        "SlidingWindowCounter::new(10, 100 ns), 10 admitted at t=200 ns: at t=5030 ns it \
+         is 48 windows later, so both counters start from zero"
+    );
+    clock.set(5_100);
+    assert_eq!(
+        burst(&mut counter),
+        0,
+        "SlidingWindowCounter::new(10, 100 ns), 10 admitted at t=5030 ns: at t=5100 ns the \
+         window before is [5000, 5100) and weighs fully"
+    );
+}
+
+// Catches: nothing in a correct limiter: it shows why the fixed window is not enough, and that both sliding windows refuse the double burst at a boundary.
+#[test]
+fn only_the_fixed_window_lets_twice_the_limit_through_at_a_boundary() {
+    let (limit, window) = (10, Duration::from_nanos(1_000));
+    let clock = ManualClock::new();
+    let mut fixed = FixedWindow::new(limit, window, &clock);
+    let mut log = SlidingWindowLog::new(limit, window, &clock);
+    let mut counter = SlidingWindowCounter::new(limit, window, &clock);
+    let mut admitted = [0_u64; 3];
+    for t in [999, 1_000] {
+        clock.set(t);
+        for _ in 0..limit {
+            admitted[0] += u64::from(fixed.try_acquire());
+            admitted[1] += u64::from(log.try_acquire());
+            admitted[2] += u64::from(counter.try_acquire());
+        }
+    }
+    assert_eq!(
+        admitted[0],
+        2 * limit,
+        "FixedWindow (given) lets 20 through in 2 ns"
+    );
+    assert_eq!(
+        admitted[1], limit,
+        "SlidingWindowLog::new(10, 1000 ns): 10 requests at t=999 ns and 10 at t=1000 ns \
+         admitted {} in total; any window of 1000 ns holds at most 10",
+        admitted[1]
+    );
+    assert_eq!(
+        admitted[2], limit,
+        "SlidingWindowCounter::new(10, 1000 ns): 10 requests at t=999 ns and 10 at t=1000 ns \
+         admitted {} in total; at t=1000 ns the previous window weighs fully",
+        admitted[2]
+    );
+    let _ = clock.now();
+}

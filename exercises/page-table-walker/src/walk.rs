@@ -1,0 +1,240 @@
+//! Stages 2–4: the four-level walk, permissions and huge pages.
+
+use crate::{Entry, Fault, Flags, Level, PhysAddr, PhysMem, VirtAddr};
+
+// ANCHOR: access
+/// What kind of access a translation is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AccessKind {
+    /// A load.
+    Read,
+    /// A store.
+    Write,
+    /// An instruction fetch.
+    Execute,
+}
+
+/// An access: its kind, and whether the CPU is in user mode (ring 3) or
+/// supervisor mode (ring 0). Supervisor code may use user pages (the
+/// exercise leaves out SMEP and SMAP).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Access {
+    /// Load, store or fetch.
+    pub kind: AccessKind,
+    /// Whether the access comes from user mode.
+    pub user: bool,
+}
+// ANCHOR_END: access
+
+impl Access {
+    /// A supervisor-mode load.
+    pub const fn read() -> Access {
+        Access {
+            kind: AccessKind::Read,
+            user: false,
+        }
+    }
+
+    /// A supervisor-mode store.
+    pub const fn write() -> Access {
+        Access {
+            kind: AccessKind::Write,
+            user: false,
+        }
+    }
+
+    /// A supervisor-mode instruction fetch.
+    pub const fn execute() -> Access {
+        Access {
+            kind: AccessKind::Execute,
+            user: false,
+        }
+    }
+
+    /// The same access from user mode.
+    pub const fn user(self) -> Access {
+        Access { user: true, ..self }
+    }
+}
+
+// ANCHOR: page_size
+/// The size of the page a translation lands in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PageSize {
+    /// 4 KiB, mapped by a level-1 entry; 12 offset bits.
+    Size4K,
+    /// 2 MiB, mapped by a level-2 entry with the page-size bit; 21 offset bits.
+    Size2M,
+    /// 1 GiB, mapped by a level-3 entry with the page-size bit; 30 offset bits.
+    Size1G,
+}
+// ANCHOR_END: page_size
+
+impl PageSize {
+    /// Bytes in a page of this size.
+    pub const fn bytes(self) -> u64 {
+        1 << self.offset_bits()
+    }
+
+    /// Bits of the address that are the offset within the page.
+    pub const fn offset_bits(self) -> u32 {
+        match self {
+            PageSize::Size4K => 12,
+            PageSize::Size2M => 21,
+            PageSize::Size1G => 30,
+        }
+    }
+
+    /// The page size a leaf entry at `level` maps.
+    pub const fn of_leaf(level: Level) -> PageSize {
+        match level {
+            Level::Pt => PageSize::Size4K,
+            Level::Pd => PageSize::Size2M,
+            Level::Pdpt | Level::Pml4 => PageSize::Size1G,
+        }
+    }
+}
+
+// ANCHOR: walk_types
+/// One entry the walk read: which level, where the entry lives in physical
+/// memory, and its value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Step {
+    /// The level of the table the entry is in.
+    pub level: Level,
+    /// The physical address of the entry: the table's frame plus eight
+    /// times the index.
+    pub entry_addr: PhysAddr,
+    /// The entry's value.
+    pub entry: Entry,
+}
+
+/// The entries of one successful walk, root first: four for a 4 KiB page,
+/// three for a 2 MiB page, two for a 1 GiB page. The last one is the leaf.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Walk {
+    steps: [Step; 4],
+    len: usize,
+}
+// ANCHOR_END: walk_types
+
+impl Walk {
+    /// A walk that has read nothing yet.
+    pub const fn new() -> Walk {
+        Walk {
+            steps: [Step {
+                level: Level::Pml4,
+                entry_addr: PhysAddr(0),
+                entry: Entry(0),
+            }; 4],
+            len: 0,
+        }
+    }
+
+    /// Records the entry read at `level`, stored at `entry_addr`.
+    ///
+    /// # Panics
+    /// After four steps: a walk has at most four levels.
+    pub fn push(&mut self, level: Level, entry_addr: PhysAddr, entry: Entry) {
+        assert!(self.len < 4, "a walk has at most four steps");
+        self.steps[self.len] = Step {
+            level,
+            entry_addr,
+            entry,
+        };
+        self.len += 1;
+    }
+
+    /// The entries read, root first.
+    pub fn steps(&self) -> &[Step] {
+        &self.steps[..self.len]
+    }
+
+    /// The leaf: the entry that maps the page.
+    ///
+    /// # Panics
+    /// If the walk is empty.
+    pub fn leaf(&self) -> &Step {
+        self.steps().last().expect("a finished walk has a leaf")
+    }
+
+    /// The size of the page the leaf maps.
+    pub fn page_size(&self) -> PageSize {
+        PageSize::of_leaf(self.leaf().level)
+    }
+}
+
+impl Default for Walk {
+    fn default() -> Walk {
+        Walk::new()
+    }
+}
+
+// ANCHOR: translation
+/// A successful translation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Translation {
+    /// The physical address the virtual address maps to.
+    pub phys: PhysAddr,
+    /// The physical address of the start of the page.
+    pub frame: PhysAddr,
+    /// The size of the page.
+    pub size: PageSize,
+    /// The permissions of the whole walk: `PRESENT`, plus `WRITABLE` and
+    /// `USER` if every level sets them, plus `NO_EXECUTE` if any level sets
+    /// it. No other bits.
+    pub flags: Flags,
+}
+// ANCHOR_END: translation
+
+// ANCHOR: walk
+/// Walks the tables from `cr3` (the physical address of the PML4) for
+/// `addr`, reading one entry per level through `mem`, and returns every
+/// entry it read.
+///
+/// The walk stops early at a level-3 or level-2 entry with the page-size
+/// bit (a 1 GiB or 2 MiB page, stage 4). Permissions are not checked here.
+///
+/// # Errors
+/// [`Fault::NonCanonical`] for a non-canonical address (before any read);
+/// [`Fault::NotPresent`] with the level of the first entry that is not
+/// present.
+pub fn walk(mem: &PhysMem, cr3: PhysAddr, addr: VirtAddr) -> Result<Walk, Fault> {
+    let _ = (mem, cr3, addr);
+    todo!("stage 2: four reads, each at table + index * 8; stage 4: stop at a huge page")
+}
+// ANCHOR_END: walk
+
+// ANCHOR: check_access
+/// Whether `access` is allowed on a page whose combined permissions are
+/// `flags` (as in [`Translation::flags`]).
+///
+/// # Errors
+/// [`Fault::Protection`] for `addr` with the first broken rule, in the
+/// order of [`crate::Violation`]: user access to a supervisor page, then a
+/// write to a read-only page, then a fetch from a no-execute page.
+pub fn check_access(flags: Flags, access: Access, addr: VirtAddr) -> Result<(), Fault> {
+    let _ = (flags, access, addr);
+    todo!("stage 3: three rules, checked in order")
+}
+// ANCHOR_END: check_access
+
+// ANCHOR: translate
+/// Translates `addr` for `access`: walks the tables, combines the
+/// permissions of every level, checks the access, and adds the offset
+/// within the page (12, 21 or 30 bits) to the leaf's frame.
+///
+/// # Errors
+/// The faults of [`walk`], then those of [`check_access`].
+pub fn translate(
+    mem: &PhysMem,
+    cr3: PhysAddr,
+    addr: VirtAddr,
+    access: Access,
+) -> Result<Translation, Fault> {
+    let _ = (mem, cr3, addr, access);
+    todo!(
+        "stage 2: walk and add the offset; stage 3: combine and check permissions; stage 4: page sizes"
+    )
+}
+// ANCHOR_END: translate
