@@ -66,14 +66,14 @@ fn random_space(pages: usize) -> (Machine, AddressSpace, Vec<VirtAddr>) {
 /// # Safety
 /// `cr3` must be a frame of `mem` holding a PML4 whose tables all lie in
 /// `mem`, and nothing may write to `mem` while the result is alive.
-unsafe fn offset_page_table(mem: &PhysMem, cr3: u64) -> OffsetPageTable<'_> {
-    let base = mem.base_ptr();
+unsafe fn offset_page_table(mem: &mut PhysMem, cr3: u64) -> OffsetPageTable<'_> {
+    let base = mem.base_ptr_mut();
     assert!(cr3 % PAGE_SIZE == 0 && cr3 + PAGE_SIZE <= mem.size());
     // SAFETY: every frame of `PhysMem` is a 4096-aligned, initialised
     // 4096-byte block, and `cr3` is one of them (checked above), so it is a
     // valid `PageTable`. The crate only reads through this reference, and
     // the caller promises that nothing writes the memory meanwhile.
-    let pml4 = unsafe { &mut *base.add(cr3 as usize).cast::<PageTable>().cast_mut() };
+    let pml4 = unsafe { &mut *base.add(cr3 as usize).cast::<PageTable>() };
     // SAFETY: physical address `p` lives at `base + p` for every `p` in the
     // memory, and the caller promises every table pointer stays inside it.
     unsafe { OffsetPageTable::new(pml4, x86_64::VirtAddr::new(base as u64)) }
@@ -81,7 +81,7 @@ unsafe fn offset_page_table(mem: &PhysMem, cr3: u64) -> OffsetPageTable<'_> {
 // ANCHOR_END: oracle
 
 fn random_translations(c: &mut Criterion) {
-    let (m, space, addrs) = random_space(RANDOM_PAGES);
+    let (mut m, space, addrs) = random_space(RANDOM_PAGES);
     let cr3 = space.cr3();
     let mut group = c.benchmark_group(format!(
         "translate {RANDOM_PAGES} random mapped addresses (4 KiB pages, no TLB)"
@@ -99,20 +99,24 @@ fn random_translations(c: &mut Criterion) {
     });
 
     group.bench_function("x86_64 OffsetPageTable::translate_addr", |b| {
+        let ours: Vec<u64> = addrs
+            .iter()
+            .map(|&addr| {
+                translate(&m.mem, cr3, addr, Access::read())
+                    .expect("mapped")
+                    .phys
+                    .0
+            })
+            .collect();
         // SAFETY: `cr3` is the address space's PML4, all of whose tables
         // lie in `m.mem`, and nothing writes `m.mem` during this benchmark.
-        let table = unsafe { offset_page_table(&m.mem, cr3.0) };
+        let table = unsafe { offset_page_table(&mut m.mem, cr3.0) };
         // The two agree before anything is timed.
-        for &addr in &addrs {
-            let ours = translate(&m.mem, cr3, addr, Access::read()).expect("mapped");
+        for (&addr, &ours) in addrs.iter().zip(&ours) {
             let theirs = table
                 .translate_addr(x86_64::VirtAddr::new(addr.0))
                 .expect("mapped for x86_64 too");
-            assert_eq!(
-                ours.phys.0,
-                theirs.as_u64(),
-                "translations of {addr} differ"
-            );
+            assert_eq!(ours, theirs.as_u64(), "translations of {addr} differ");
         }
         b.iter(|| {
             for &addr in &addrs {

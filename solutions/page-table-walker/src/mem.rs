@@ -208,6 +208,13 @@ impl PhysMem {
     pub fn base_ptr(&self) -> *const u8 {
         self.frames.as_ptr().cast()
     }
+
+    /// [`base_ptr`](Self::base_ptr) for tools that need a mutable pointer
+    /// (the `x86_64` crate's page-table types take `&mut`); writes through
+    /// it are not counted either.
+    pub fn base_ptr_mut(&mut self) -> *mut u8 {
+        self.frames.as_mut_ptr().cast()
+    }
 }
 
 // ANCHOR: frame_allocator

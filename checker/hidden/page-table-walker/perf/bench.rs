@@ -145,16 +145,16 @@ fn reads_per(trace: &[u64], mut translate: impl FnMut(u64), reads: impl Fn() -> 
 /// PML4 is at physical `cr3`. The memory is leaked to live as long as the
 /// routine.
 fn x86_64_routine<'a>(
-    mem: &'static reference::PhysMem,
+    mem: &'static mut reference::PhysMem,
     cr3: u64,
     trace: &'a [u64],
 ) -> impl FnMut(u64) + 'a {
-    let base = mem.base_ptr();
+    let base = mem.base_ptr_mut();
     // SAFETY: `cr3` is a 4096-aligned frame of `mem`, whose frames are
     // 4096-aligned, initialised 4096-byte blocks: a valid `PageTable`. The
     // memory is leaked, so it outlives the reference, and nothing writes
     // to it once the routine exists (the crate only reads).
-    let pml4 = unsafe { &mut *base.add(cr3 as usize).cast::<PageTable>().cast_mut() };
+    let pml4 = unsafe { &mut *base.add(cr3 as usize).cast::<PageTable>() };
     // SAFETY: physical address `p` lives at `base + p` for every `p` in
     // `mem`, and every table pointer in the tables stays inside it.
     let table = unsafe { OffsetPageTable::new(pml4, x86_64::VirtAddr::new(base as u64)) };
@@ -205,7 +205,7 @@ fn translate_locality(budget: Duration) -> WorkloadResult {
     let (wm, ws) = build!(reference);
     let (xm, xs) = build!(reference);
     let xcr3 = xs.cr3().0;
-    let xmem: &'static reference::PhysMem = Box::leak(Box::new(xm.mem));
+    let xmem: &'static mut reference::PhysMem = Box::leak(Box::new(xm.mem));
     Workload::new("translate-locality", "translation")
         .candidate(move |iters| {
             for i in 0..iters {
@@ -270,7 +270,7 @@ fn walk_only(budget: Duration) -> WorkloadResult {
 
     let (xm, xs) = build!(reference);
     let xcr3 = xs.cr3().0;
-    let xmem: &'static reference::PhysMem = Box::leak(Box::new(xm.mem));
+    let xmem: &'static mut reference::PhysMem = Box::leak(Box::new(xm.mem));
     Workload::new("walk-only", "translation")
         .candidate(move |iters| {
             for i in 0..iters {

@@ -217,8 +217,8 @@ pub enum Oracle {
 /// The `x86_64` crate's `OffsetPageTable::translate` of `addr` (which must
 /// be canonical) over the page tables at `cr3` in `mem`. No PML4 entry may
 /// have the page-size bit set (the crate panics on it).
-pub fn oracle(mem: &PhysMem, cr3: PhysAddr, addr: u64) -> Oracle {
-    let base = mem.base_ptr();
+pub fn oracle(mem: &mut PhysMem, cr3: PhysAddr, addr: u64) -> Oracle {
+    let base = mem.base_ptr_mut();
     assert!(
         cr3.0 + 4096 <= mem.size() && cr3.0 % 4096 == 0,
         "test bug: CR3 {cr3} is not a frame of memory"
@@ -227,8 +227,9 @@ pub fn oracle(mem: &PhysMem, cr3: PhysAddr, addr: u64) -> Oracle {
     // above), every frame of `PhysMem` is a 4096-aligned, initialised
     // 4096-byte block, so the PML4 is a valid `PageTable` there. The
     // translation only reads the tables, and nothing else touches the
-    // memory while the reference lives (it ends with this function).
-    let pml4 = unsafe { &mut *base.add(cr3.0 as usize).cast::<PageTable>().cast_mut() };
+    // memory while the reference lives (it ends with this function), and
+    // the pointer comes from `&mut PhysMem`.
+    let pml4 = unsafe { &mut *base.add(cr3.0 as usize).cast::<PageTable>() };
     // SAFETY: physical address `p` lives at `base + p` for every `p` in the
     // memory, and the crate only follows table pointers, which the tests
     // keep inside the memory.
@@ -512,10 +513,10 @@ impl World {
 
     /// Checks the model against the `x86_64` crate at `addr` (a test bug
     /// if they disagree) and returns the model's answer for `access`.
-    pub fn expect_checked(&self, addr: u64, access: Access) -> Result<Expected, Fault> {
+    pub fn expect_checked(&mut self, addr: u64, access: Access) -> Result<Expected, Fault> {
         let expected = self.expect(addr, access);
         if canonical(addr) == addr {
-            let oracle = oracle(&self.m.mem, self.cr3, addr);
+            let oracle = oracle(&mut self.m.mem, self.cr3, addr);
             let model = self.expect(addr, Access::read());
             let agrees = match (&model, oracle) {
                 (Ok(e), Oracle::Mapped { phys, size }) => e.phys == phys && e.size == size,
@@ -573,14 +574,14 @@ pub fn for_random_addresses(
     shape: Shape,
     samples: usize,
     non_canonical: bool,
-    mut f: impl FnMut(&World, u64) -> Result<(), String>,
+    mut f: impl FnMut(&mut World, u64) -> Result<(), String>,
 ) {
     for seed in seeds {
-        let world = World::random(seed, shape);
+        let mut world = World::random(seed, shape);
         let mut rng = fastrand::Rng::with_seed(seed ^ 0x5eed);
         for _ in 0..samples {
             let addr = world.sample(&mut rng, non_canonical);
-            if let Err(message) = f(&world, addr) {
+            if let Err(message) = f(&mut world, addr) {
                 panic!("{message}");
             }
         }

@@ -56,7 +56,7 @@ fn mapped_pages_translate_like_the_x86_64_crate_says() {
     for (&page, &frame) in &pages {
         let addr = page + 0x9a8;
         let expected = frame.0 + 0x9a8;
-        let got = oracle(&m.mem, space.cr3(), addr);
+        let got = oracle(&mut m.mem, space.cr3(), addr);
         assert_eq!(
             got,
             Oracle::Mapped {

@@ -159,13 +159,15 @@ fn non_canonical_addresses_fault_before_any_read() {
 fn kernel_half_addresses_translate() {
     let mut checked = 0;
     for seed in 50..60 {
-        let world = World::random(seed, Shape::WALK);
-        for leaf in world
+        let mut world = World::random(seed, Shape::WALK);
+        let kernel_pages: Vec<u64> = world
             .leaves
             .iter()
-            .filter(|l| l.page >= 0xffff_8000_0000_0000)
-        {
-            let addr = leaf.page + 0x123;
+            .map(|l| l.page)
+            .filter(|&page| page >= 0xffff_8000_0000_0000)
+            .collect();
+        for page in kernel_pages {
+            let addr = page + 0x123;
             let expected = world.expect_checked(addr, Access::read());
             let got = translate(&world.m.mem, world.cr3, VirtAddr(addr), Access::read());
             if let Err(message) = compare(addr, &expected, &got, false, seed) {
