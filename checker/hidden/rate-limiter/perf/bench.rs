@@ -117,6 +117,7 @@ impl Pair {
         let work: &'static (dyn Fn(u64) + Sync) = Box::leak(Box::new(work));
         for k in 0..2 {
             std::thread::spawn(move || {
+                pin_to_cpu(k);
                 loop {
                     pair.start.wait();
                     work(pair.share[k].load(Ordering::Relaxed));
@@ -134,6 +135,30 @@ impl Pair {
         self.share[1].store(iters - iters / 2, Ordering::Relaxed);
         self.start.wait();
         self.done.wait();
+    }
+}
+
+/// Keeps the calling thread on CPU `k` (modulo the CPUs this process may
+/// use), so that the two threads of a [`Pair`] run on two different cores
+/// and really contend, instead of taking turns on one core whenever the
+/// scheduler happens to place them together. Does nothing on one CPU.
+fn pin_to_cpu(k: usize) {
+    // SAFETY: `cpu_set_t` is plain data for which all zeroes is the empty
+    // set, and the calls only read and write the set we pass.
+    unsafe {
+        let mut allowed: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut allowed) != 0 {
+            return;
+        }
+        let cpus: Vec<usize> = (0..libc::CPU_SETSIZE as usize)
+            .filter(|&c| libc::CPU_ISSET(c, &allowed))
+            .collect();
+        if cpus.len() < 2 {
+            return;
+        }
+        let mut one: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpus[k % cpus.len()], &mut one);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &one);
     }
 }
 
