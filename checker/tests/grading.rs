@@ -402,6 +402,38 @@ fn a_process_left_running_is_a_leak_and_is_killed() {
 }
 
 #[test]
+fn a_timed_out_test_leaves_nothing_even_outside_its_process_group() {
+    // What a shell does to its jobs: one child in a process group of its
+    // own, one in a session of its own (`setsid`), then the test hangs.
+    // Killing the test's process group reaches neither; the supervisor,
+    // a subreaper, must find and kill both.
+    const GROUP: &str = "27.1828";
+    const SESSION: &str = "16.1803";
+    let tree = Tree::mutated(
+        EXERCISE,
+        "align.rs",
+        ALIGN_UP,
+        &format!(
+            "{{ use std::os::unix::process::CommandExt; \
+               let _ = std::process::Command::new(\"sleep\").arg(\"{GROUP}\").process_group(0).spawn(); \
+               let _ = std::process::Command::new(\"setsid\").args([\"sleep\", \"{SESSION}\"]).spawn(); \
+               loop {{ std::hint::spin_loop(); }} }}"
+        ),
+    );
+    let (_, report) = grade_tree(&tree);
+    let ex = exercise(&report);
+    let outcomes = outcomes(ex, "align");
+    assert!(outcomes.iter().all(|o| o == "timed_out"), "{outcomes:?}");
+    for marker in [GROUP, SESSION] {
+        let left = processes_matching(&format!("sleep {marker}"));
+        assert!(
+            left.is_empty(),
+            "a process started by the timed-out test is still running: {left:?}"
+        );
+    }
+}
+
+#[test]
 fn an_unknown_exercise_suggests_the_closest_name() {
     let run = checker(&["bump-alocator"], Duration::from_secs(30));
     assert_eq!(run.code, Some(2));
