@@ -18,3 +18,4 @@ pub mod runner;
 pub mod sandbox;
 pub mod scratch;
 pub mod snippet;
+pub mod task_limit;

@@ -43,6 +43,14 @@ pub fn classify(run: &RunResult, timeout_secs: f64) -> (Outcome, String) {
             ),
         }
     };
+    if status.task_limit_hit && outcome != Outcome::Passed {
+        let cap = status.task_limit.unwrap_or_default();
+        message = format!(
+            "it tried to run more than {cap} processes and threads at once (a fork bomb? \
+             a loop that forks without waiting?), so fork or thread creation failed \
+             (EAGAIN) once the checker's limit was reached\n{message}"
+        );
+    }
     if status.leaked_processes > 0 {
         let note = format!(
             "left {} process{} running after it finished (killed by the checker): \

@@ -20,6 +20,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::task_limit::TaskLimit;
+
 /// Resource limits for one sandboxed run.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Limits {
@@ -32,6 +34,13 @@ pub struct Limits {
     pub file_bytes: u64,
     /// Open file descriptors (`RLIMIT_NOFILE`).
     pub open_files: u64,
+    /// Processes and threads at once (a `pids` cgroup, or `RLIMIT_NPROC`).
+    #[serde(default = "default_tasks")]
+    pub tasks: u32,
+}
+
+fn default_tasks() -> u32 {
+    512
 }
 
 impl Default for Limits {
@@ -41,6 +50,7 @@ impl Default for Limits {
             memory_bytes: 4 << 30,
             file_bytes: 64 << 20,
             open_files: 1024,
+            tasks: default_tasks(),
         }
     }
 }
@@ -62,6 +72,12 @@ pub struct Status {
     pub cpu_ms: u64,
     /// Peak resident memory of the program in KiB.
     pub max_rss_kib: u64,
+    /// The cap on processes and threads, if one could be enforced.
+    #[serde(default)]
+    pub task_limit: Option<u32>,
+    /// Whether a fork or thread creation failed because of that cap.
+    #[serde(default)]
+    pub task_limit_hit: bool,
 }
 
 /// What one sandboxed run produced.
@@ -196,6 +212,8 @@ pub fn supervise(
     unsafe {
         libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
     }
+    let task_limit = TaskLimit::apply(limits.tasks);
+    let nproc = task_limit.rlimit();
     let mut command = Command::new(program);
     command.args(args);
     let cpu_secs = limits.timeout.as_secs() * 2 + 2;
@@ -210,13 +228,21 @@ pub fn supervise(
             set_limit(libc::RLIMIT_FSIZE, limits.file_bytes);
             set_limit(libc::RLIMIT_NOFILE, limits.open_files);
             set_limit(libc::RLIMIT_CORE, 0);
+            if let Some(nproc) = nproc {
+                set_limit(libc::RLIMIT_NPROC, nproc);
+            }
             Ok(())
         });
     }
     let started = Instant::now();
-    let child = command
-        .spawn()
-        .with_context(|| format!("cannot start {}", Path::new(program).display()))?;
+    let child = match command.spawn() {
+        Ok(child) => child,
+        Err(err) => {
+            task_limit.release();
+            return Err(err)
+                .with_context(|| format!("cannot start {}", Path::new(program).display()));
+        }
+    };
     let pid = child.id() as libc::pid_t;
     let mut status = Status::default();
     let mut raw_status = 0;
@@ -238,6 +264,7 @@ pub fn supervise(
         if unsafe { libc::getppid() } as u32 != parent {
             // The checker is gone (Ctrl-C, killed): leave nothing behind.
             kill_leftovers(pid);
+            task_limit.release();
             std::process::exit(1);
         }
         if started.elapsed() > limits.timeout {
@@ -259,6 +286,9 @@ pub fn supervise(
     status.cpu_ms = timeval_ms(usage.ru_utime) + timeval_ms(usage.ru_stime);
     status.max_rss_kib = usage.ru_maxrss as u64;
     status.leaked_processes = kill_leftovers(pid);
+    status.task_limit = task_limit.max();
+    status.task_limit_hit = task_limit.was_hit().unwrap_or(false);
+    task_limit.release();
     std::fs::write(status_file, serde_json::to_string(&status)?)
         .with_context(|| format!("cannot write {}", status_file.display()))?;
     Ok(())

@@ -434,6 +434,46 @@ fn a_timed_out_test_leaves_nothing_even_outside_its_process_group() {
 }
 
 #[test]
+fn a_fork_bomb_is_capped_diagnosed_and_cleaned_up() {
+    // Bounded so that it cannot hurt a machine where no cap can be set:
+    // 2,000 sleeping children at most, started as fast as possible.
+    const MARKER: &str = "14.1421";
+    let tree = Tree::mutated(
+        EXERCISE,
+        "align.rs",
+        ALIGN_UP,
+        &format!(
+            "{{ let mut children = Vec::new(); \
+               for i in 0..2000 {{ \
+                   match std::process::Command::new(\"sleep\").arg(\"{MARKER}\").spawn() {{ \
+                       Ok(child) => children.push(child), \
+                       Err(err) => panic!(\"spawn number {{i}} failed: {{err}}\"), \
+                   }} \
+               }} }}"
+        ),
+    );
+    let (_, report) = grade_tree(&tree);
+    let ex = exercise(&report);
+    let test = tests_of(ex, "align")[0];
+    assert_ne!(test["outcome"], "passed", "{test}");
+    if checker::task_limit::TaskLimit::cgroup_available() {
+        let message = test["message"].as_str().unwrap();
+        assert!(
+            message.contains("processes and threads at once") && message.contains("fork bomb"),
+            "{test}"
+        );
+    } else {
+        eprintln!("no pids cgroup here: only the clean-up is checked");
+    }
+    let left = processes_matching(&format!("sleep {MARKER}"));
+    assert!(
+        left.is_empty(),
+        "children of the fork bomb survived: {} left",
+        left.len()
+    );
+}
+
+#[test]
 fn an_unknown_exercise_suggests_the_closest_name() {
     let run = checker(&["bump-alocator"], Duration::from_secs(30));
     assert_eq!(run.code, Some(2));
