@@ -180,3 +180,31 @@ fn a_job_left_running_is_cleaned_up() {
         "processes of the shell's session survived the end of the test: {left:?}"
     );
 }
+
+// Catches: a shell that panics or exits when `fork` fails (an `unwrap()` on
+// the fork's result) instead of reporting the error and reading on. Under
+// the checker every test is capped at a few hundred processes, so the later
+// `sleep 100 &` lines fail with EAGAIN; without a cap they all start, and
+// the test's session is killed at its end either way. `exit 42` is a builtin,
+// so it needs no fork to prove the shell is still reading.
+#[test]
+fn a_failed_fork_is_reported_and_the_shell_reads_on() {
+    let mut script = "sleep 100 &\n".repeat(600);
+    script.push_str("exit 42\n");
+    let shell = run_script(OSH, &script);
+    assert_eq!(
+        shell.status,
+        42,
+        "after starting 600 background jobs (under the checker, fork fails with EAGAIN \
+         once its process cap is reached), the shell should still run `exit 42`; it ended \
+         with status {} instead. Standard error (last lines):\n{}",
+        shell.status,
+        shell
+            .stderr
+            .lines()
+            .rev()
+            .take(5)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
