@@ -22,12 +22,19 @@ const BUDGET_MS: u64 = 400;
 struct Cached {
     key: u64,
     report: PerfReport,
+    /// How many times the benchmark ran to produce `report` (1 or 2).
+    #[serde(default)]
+    runs: u32,
 }
 
 /// Runs (or reuses the cached result of) the benchmark `exe` and scores it.
 ///
 /// A result is reused when the benchmark binary is byte-for-byte the same as
-/// last time: nothing that could change its speed has changed.
+/// last time: nothing that could change its speed has changed. A first run
+/// that loses points is measured once more at once, and the better of the
+/// two counts (and the report says so): a burst of load from another
+/// program can slow one subject more than another, and a learner should not
+/// lose points to it.
 pub fn measure(exe: &Path, cache: &Path, stage: &PerfStage) -> Result<PerformanceReport> {
     let bytes = std::fs::read(exe).with_context(|| format!("cannot read {}", exe.display()))?;
     let key = fingerprint(&(bytes, BUDGET_MS));
@@ -35,19 +42,42 @@ pub fn measure(exe: &Path, cache: &Path, stage: &PerfStage) -> Result<Performanc
         .ok()
         .and_then(|text| serde_json::from_str::<Cached>(&text).ok())
         .filter(|c| c.key == key);
-    let report = match cached {
-        Some(cached) => cached.report,
+    let (report, runs) = match cached {
+        Some(cached) => (cached.report, cached.runs),
         None => {
-            let report = run_benchmark(exe)?;
+            let first = run_benchmark(exe)?;
+            let (report, runs) = if score(&first, stage).score < stage.points {
+                let second = run_benchmark(exe)?;
+                (better(first, second, stage), 2)
+            } else {
+                (first, 1)
+            };
             let text = serde_json::to_string(&Cached {
                 key,
                 report: report.clone(),
+                runs,
             })?;
             let _ = std::fs::write(cache, text);
-            report
+            (report, runs)
         }
     };
-    Ok(score(&report, stage))
+    let mut scored = score(&report, stage);
+    if runs > 1 {
+        scored.message.push_str(
+            " (measured twice, because the first run lost points; the better run counts)",
+        );
+    }
+    Ok(scored)
+}
+
+/// The report with the lower candidate/reference ratio.
+fn better(first: PerfReport, second: PerfReport, stage: &PerfStage) -> PerfReport {
+    let ratio = |r: &PerfReport| score(r, stage).ratio_to_reference.unwrap_or(f64::INFINITY);
+    if ratio(&second) < ratio(&first) {
+        second
+    } else {
+        first
+    }
 }
 
 fn run_benchmark(exe: &Path) -> Result<PerfReport> {
@@ -263,5 +293,32 @@ mod tests {
         assert!((scored.ratio_to_baselines["crate"] - 0.5).abs() < 1e-9);
         assert!((scored.reference_to_baselines["crate"] - 0.25).abs() < 1e-9);
         assert_eq!(scored.workload_ratios[1].ratio_to_baselines.len(), 0);
+    }
+
+    #[test]
+    fn of_two_measurements_the_one_closer_to_the_reference_counts() {
+        let run = |candidate: f64| PerfReport {
+            workloads: vec![WorkloadResult {
+                name: "w".into(),
+                unit: "op".into(),
+                subjects: vec![
+                    subject("candidate", Role::Candidate, candidate),
+                    subject("reference", Role::Reference, 1.0),
+                ],
+                metrics: vec![],
+            }],
+        };
+        let stage = PerfStage {
+            title: "Performance".into(),
+            section: "perf".into(),
+            points: 10,
+            full_credit_ratio: 1.5,
+            partial_credit_ratio: 3.0,
+            hints: Vec::new(),
+        };
+        let kept = better(run(20.0), run(1.1), &stage);
+        assert_eq!(score(&kept, &stage).score, 10);
+        let kept = better(run(1.2), run(9.0), &stage);
+        assert_eq!(score(&kept, &stage).score, 10);
     }
 }

@@ -13,6 +13,16 @@ const BUILD_LIMIT: Duration = Duration::from_secs(600);
 const EXERCISE: &str = "bump-allocator";
 const ALIGN_UP: &str = "pub fn align_up(";
 
+/// Held by the tests that measure speed and by the tests that keep CPUs
+/// busy on purpose (spinning, forking hundreds of processes), so that the
+/// second kind never runs beside the first: on a two-core machine a spinning
+/// neighbour can make one of two identical pools look many times slower.
+static CPU_BOUND: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn cpu_bound() -> std::sync::MutexGuard<'static, ()> {
+    CPU_BOUND.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn exercise(report: &Value) -> &Value {
     report["exercises"]
         .as_array()
@@ -128,6 +138,7 @@ fn pristine_exercises_score_zero_and_say_what_to_do_next() {
 
 #[test]
 fn reference_solutions_score_everything_with_a_measured_ratio() {
+    let _cpu = cpu_bound();
     let run = checker(&["--against", "solutions", "--format", "json"], BUILD_LIMIT);
     let report = run.json();
     assert_eq!(
@@ -165,6 +176,7 @@ fn a_finished_thread_pool_passes_every_stage_and_is_never_modified() {
 /// crate) passes every stage, the visible tests pass, and the checker writes
 /// nothing into their tree.
 fn finished_exercise_passes_every_stage(name: &str) {
+    let _cpu = cpu_bound();
     let tree = Tree::completed(name);
     let before = snapshot_files(tree.path());
     let dir = tree.path().to_str().unwrap();
@@ -288,6 +300,7 @@ fn a_wrong_answer_fails_with_the_assertion() {
 
 #[test]
 fn an_infinite_loop_times_out_as_a_possible_deadlock() {
+    let _cpu = cpu_bound();
     let tree = Tree::mutated(
         EXERCISE,
         "align.rs",
@@ -403,6 +416,7 @@ fn a_process_left_running_is_a_leak_and_is_killed() {
 
 #[test]
 fn a_timed_out_test_leaves_nothing_even_outside_its_process_group() {
+    let _cpu = cpu_bound();
     // What a shell does to its jobs: one child in a process group of its
     // own, one in a session of its own (`setsid`), then the test hangs.
     // Killing the test's process group reaches neither; the supervisor,
@@ -435,6 +449,7 @@ fn a_timed_out_test_leaves_nothing_even_outside_its_process_group() {
 
 #[test]
 fn a_fork_bomb_is_capped_diagnosed_and_cleaned_up() {
+    let _cpu = cpu_bound();
     // Bounded so that it cannot hurt a machine where no cap can be set:
     // 2,000 sleeping children at most, started as fast as possible.
     const MARKER: &str = "14.1421";
