@@ -23,7 +23,7 @@ use crate::parser::{Job, Redirect};
 /// Forks the shell. The child runs `child`, which must end by replacing
 /// itself (`exec_program`) or by `_exit`; the parent gets the child's pid.
 ///
-/// If `child` panics (say on a `todo!()`), the child exits with status 101
+/// If `child` panics (say on a blank not yet filled in), the child exits with status 101
 /// right there: it must never unwind back into the shell's code, where it
 /// would go on reading commands as a second copy of the shell.
 pub fn fork_child(child: impl FnOnce() -> Infallible) -> nix::Result<Pid> {
@@ -170,16 +170,8 @@ pub fn dup2_raw(from: i32, to: i32) -> nix::Result<()> {
 /// ignores it), so `yes | head -n 1` would see `yes` fail with "Broken
 /// pipe" instead of dying quietly.
 pub fn reset_signals() {
-    use nix::sys::signal::{SigHandler, SigSet, SigmaskHow, Signal, signal, sigprocmask};
-    for sig in [
-        Signal::SIGINT,
-        Signal::SIGQUIT,
-        Signal::SIGTSTP,
-        Signal::SIGTTIN,
-        Signal::SIGTTOU,
-        Signal::SIGPIPE,
-        Signal::SIGCHLD,
-    ] {
+    use nix::sys::signal::{SigHandler, SigSet, SigmaskHow, signal, sigprocmask};
+    for sig in RESET_SIGNALS {
         // SAFETY: installing the default action runs no code of ours in a
         // signal handler.
         let _ = unsafe { signal(sig, SigHandler::SigDfl) };
@@ -331,6 +323,22 @@ pub fn wait_job(processes: &mut [Process]) -> nix::Result<()> {
 }
 // ANCHOR_END: wait_job
 
+/// The signals a child must get back at their default action before it
+/// runs a program: those an interactive shell ignores, SIGPIPE (which the
+/// Rust runtime ignores) and SIGCHLD.
+const RESET_SIGNALS: [nix::sys::signal::Signal; 7] = {
+    use nix::sys::signal::Signal;
+    [
+        Signal::SIGINT,
+        Signal::SIGQUIT,
+        Signal::SIGTSTP,
+        Signal::SIGTTIN,
+        Signal::SIGTTOU,
+        Signal::SIGPIPE,
+        Signal::SIGCHLD,
+    ]
+};
+
 unsafe extern "C" {
     /// The shell's own environment (`environ` of the C library).
     static environ: *const *mut libc::c_char;
@@ -365,16 +373,8 @@ fn spawn_plain(argv: &[String]) -> Option<Pid> {
         }
         let mut defaults: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut defaults);
-        for signal in [
-            libc::SIGINT,
-            libc::SIGQUIT,
-            libc::SIGTSTP,
-            libc::SIGTTIN,
-            libc::SIGTTOU,
-            libc::SIGPIPE,
-            libc::SIGCHLD,
-        ] {
-            libc::sigaddset(&mut defaults, signal);
+        for signal in RESET_SIGNALS {
+            libc::sigaddset(&mut defaults, signal as libc::c_int);
         }
         let mut unblocked: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut unblocked);

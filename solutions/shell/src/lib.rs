@@ -1,9 +1,9 @@
-//! oslings exercise 5 (the capstone): `osh`, a small Unix shell.
+//! oslings reference solution 5 (the capstone): `osh`, a small Unix shell.
 //!
-//! Read the chapters "Processes", "Signals" and "File descriptors" in the
-//! book, then fill in the `todo!()`s stage by stage. `cargo test -p shell`
-//! runs the visible tests; `cargo run -p shell` (binary `osh`) starts the
-//! shell; `cargo run -p checker -- shell` grades your work.
+//! The reference the checker grades the `shell` exercise against: the same
+//! public API, every blank filled in, and one step the stages do not ask
+//! for (plain script commands start with `posix_spawnp`, as dash's `vfork`
+//! does). `cargo run -p shell-solution` (binary `osh-solution`) starts it.
 //!
 //! | stage | where | what you build |
 //! |---|---|---|

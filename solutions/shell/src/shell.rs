@@ -155,7 +155,8 @@ impl Shell {
     }
 
     /// Reaps finished jobs; an interactive shell reports them. (Only
-    /// once there are jobs: before stage 6, `reap` is still a `todo!()`.)
+    /// once there are jobs, so that a learner's shell works before stage 6
+    /// fills in `reap`.)
     fn report_jobs(&mut self) {
         if self.jobs.is_empty() {
             return;
