@@ -334,13 +334,20 @@ fn kill_leftovers(pgid: libc::pid_t) -> u32 {
     leaked
 }
 
-/// Processes whose parent is `parent`, read from `/proc`.
-fn children_of(parent: libc::pid_t) -> Vec<libc::pid_t> {
+/// Every process on the machine, as listed in `/proc`.
+pub(crate) fn all_pids() -> Vec<libc::pid_t> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
     entries
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<libc::pid_t>().ok())
+        .collect()
+}
+
+/// Processes whose parent is `parent`, read from `/proc`.
+fn children_of(parent: libc::pid_t) -> Vec<libc::pid_t> {
+    all_pids()
+        .into_iter()
         .filter(|pid| parent_of(*pid) == Some(parent))
         .collect()
 }
