@@ -121,19 +121,18 @@ fn run_cargo(
         .arg("--target-dir")
         .arg(target_dir)
         .arg("--message-format=json")
-        .arg("--quiet")
+        // Not `--quiet`: it would hide cargo's "Blocking waiting for file lock",
+        // which `toolchain::read_stderr` explains (and drops, with the other
+        // status lines).
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = command
         .spawn()
-        .context("cannot run cargo: is the Rust toolchain installed (https://rustup.rs)?")?;
+        .map_err(|err| crate::toolchain::spawn_error(command.get_program(), err))?;
     let stderr = child.stderr.take().context("no stderr pipe")?;
-    let stderr_reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = std::io::Read::read_to_string(&mut BufReader::new(stderr), &mut text);
-        text
-    });
+    let liveness = std::sync::Arc::new(crate::toolchain::Liveness::default());
+    let stderr_reader = crate::toolchain::read_stderr(stderr, liveness.clone());
     let stdout = BufReader::new(child.stdout.take().context("no stdout pipe")?);
     let mut artifacts = Vec::new();
     let mut errors = Vec::new();
@@ -142,6 +141,7 @@ fn run_cargo(
         .unwrap_or_else(|_| graded_crate.to_path_buf());
     let mut in_graded_crate = false;
     for message in Message::parse_stream(stdout) {
+        liveness.message();
         match message? {
             Message::CompilerArtifact(artifact) => artifacts.push(artifact),
             Message::CompilerMessage(msg) if msg.message.level == DiagnosticLevel::Error => {

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::compile::{self, CompileFailure};
 use crate::manifest::Exercise;
 use crate::model::{CompileErrorReport, ExerciseReport, Outcome, StageReport, TestReport};
+use crate::pack::{self, Pack};
 use crate::perf;
 use crate::runner::{self, HiddenTest};
 use crate::scratch::{self, Subject};
@@ -70,6 +71,8 @@ pub struct Grader {
     pub jobs: usize,
     /// Time limit of a test without its own override (default: 5 s).
     pub timeout: Option<std::time::Duration>,
+    /// Instructors' test packs (`--pack`), loaded and checked.
+    pub packs: Vec<Pack>,
 }
 
 /// Something to tell the user while grading runs.
@@ -127,6 +130,11 @@ impl Grader {
                 format!("custom-{name}-{hash:08x}")
             }
         };
+        // Results with and without a pack (or with another) never mix.
+        let key = match pack::key(&self.packs) {
+            Some(packs) => format!("{key}+pack-{packs}"),
+            None => key,
+        };
         self.root
             .join("target")
             .join("oslings")
@@ -134,11 +142,22 @@ impl Grader {
             .join(key)
     }
 
+    /// The checker flags that select this tree and these packs, for commands
+    /// in the report.
+    pub fn flags(&self) -> String {
+        let mut flags = self.tree.flags();
+        for pack in &self.packs {
+            flags.push_str(" --pack ");
+            flags.push_str(&shell_quote(&pack.dir.display().to_string()));
+        }
+        flags
+    }
+
     /// The command that reruns one test alone with its output.
     pub fn rerun_command(&self, exercise: &str, test: &str) -> String {
         format!(
             "cargo run -p checker --{} {exercise} --test {test}",
-            self.tree.flags()
+            self.flags()
         )
     }
 
@@ -157,7 +176,13 @@ impl Grader {
                 ));
             }
         };
-        let scratch = scratch::prepare(&self.root, &self.work_dir(), exercise, &subject)?;
+        let scratch = scratch::prepare(
+            &self.root,
+            &self.work_dir(),
+            exercise,
+            &subject,
+            &self.packs,
+        )?;
         progress(&format!("{}: compiling", exercise.name));
         let strip = self.strip_prefixes();
         match compile::build_tests(&scratch.dir, &self.target_dir, &subject.crate_dir, &strip)? {

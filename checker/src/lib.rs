@@ -7,15 +7,23 @@
 //! classifies how it ended, [`grade`] applies the stage gates and [`perf`] the
 //! performance stage, and [`report`] renders the [`model`].
 
+pub mod access;
 pub mod compile;
 pub mod grade;
+pub mod gradebook;
+pub mod hints;
 pub mod manifest;
 pub mod model;
 pub mod outcome;
+pub mod pack;
 pub mod perf;
 pub mod report;
+pub mod reset;
 pub mod runner;
 pub mod sandbox;
 pub mod scratch;
 pub mod snippet;
+pub mod status;
 pub mod task_limit;
+pub mod toolchain;
+pub mod watch;

@@ -38,18 +38,55 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Collect a folder of JSON reports (one `<student>.json` each) into a
+    /// table per exercise, and optionally a CSV.
+    Gradebook {
+        /// The folder of reports.
+        dir: PathBuf,
+        /// Also write the gradebook as CSV to this file.
+        #[arg(long, value_name = "FILE")]
+        csv: Option<PathBuf>,
+    },
     /// Print a hint for the stage you are on.
     Hint {
         /// The exercise, e.g. bump-allocator.
         exercise: String,
-        /// Hint level: 1 is a nudge, higher levels say more.
-        #[arg(long, default_value_t = 1)]
-        level: usize,
+        /// Show this level only: 1 is a nudge, higher levels say more.
+        #[arg(long)]
+        level: Option<usize>,
+        /// Reveal one more level than you have seen (remembered).
+        #[arg(long, conflicts_with = "level")]
+        next: bool,
         /// A stage id or number instead of the first failing stage.
         #[arg(long)]
         stage: Option<String>,
         #[command(flatten)]
         tree: TreeArgs,
+    },
+    /// Every exercise and stage: passed, failing, not run; and its book section.
+    List {
+        /// Only this exercise.
+        exercise: Option<String>,
+        #[command(flatten)]
+        tree: TreeArgs,
+    },
+    /// One line per exercise: a bar, the score, the stage you are on.
+    Progress {
+        /// Only this exercise.
+        exercise: Option<String>,
+        /// No bar: `name score/max stage` (for a shell prompt or a badge).
+        #[arg(long)]
+        plain: bool,
+        #[command(flatten)]
+        tree: TreeArgs,
+    },
+    /// Put an exercise back to its stub as shipped (your files are backed up first).
+    Reset {
+        /// The exercise, e.g. bump-allocator.
+        exercise: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
     },
     /// Internal: run one program in the sandbox (used by the checker itself).
     #[command(name = "__supervise", hide = true)]
@@ -65,7 +102,7 @@ enum Command {
     },
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Default, Args)]
 struct TreeArgs {
     /// Grade the reference solutions instead of your exercises.
     #[arg(long, value_enum, default_value_t = Against::Exercises)]
@@ -83,21 +120,34 @@ struct GradeArgs {
     /// ignoring stage order, and show everything they print.
     #[arg(long, value_name = "NAME", requires = "exercise")]
     test: Option<String>,
+    /// Regrade the exercise you are editing each time you save
+    /// (the named one, or the first that is not complete, to begin with).
+    #[arg(long, conflicts_with_all = ["test", "format"])]
+    watch: bool,
     /// Report format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// Also write the JSON report to this file, whatever `--format` prints
+    /// (one grading run gives both, e.g. a CI artifact and a summary table).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["test", "watch"])]
+    json_out: Option<PathBuf>,
     /// How many tests run at once (default: the number of CPUs).
     #[arg(long, short)]
     jobs: Option<usize>,
     /// Time limit in seconds of each hidden test that has no limit of its own.
     #[arg(long, value_name = "SECS", default_value_t = 5.0)]
     timeout: f64,
+    /// Add an instructor's test pack (a folder with pack.toml; repeatable):
+    /// its tests join the hidden ones, or replace them where it says so.
+    #[arg(long = "pack", value_name = "DIR", conflicts_with = "watch")]
+    packs: Vec<PathBuf>,
     #[command(flatten)]
     tree: TreeArgs,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Against {
+    #[default]
     /// Your work in exercises/.
     Exercises,
     /// The reference solutions in solutions/.
@@ -110,6 +160,14 @@ enum Format {
     Text,
     /// The versioned JSON report.
     Json,
+    /// JUnit XML: one testcase per hidden test.
+    Junit,
+    /// Gradescope's results.json: one test per stage.
+    Gradescope,
+    /// GitHub Classroom: the base64 result the autograding reporter reads.
+    Classroom,
+    /// A Markdown table for $GITHUB_STEP_SUMMARY.
+    Markdown,
 }
 
 fn main() -> ExitCode {
@@ -124,9 +182,58 @@ fn main() -> ExitCode {
         Some(Command::Hint {
             exercise,
             level,
+            next,
             stage,
             tree,
-        }) => hint(&exercise, level, stage.as_deref(), &tree),
+        }) => learner(&tree).and_then(|(grader, course)| {
+            let request = match (level, next) {
+                (Some(n), _) => checker::hints::Request::Level(n),
+                (None, true) => checker::hints::Request::Next,
+                (None, false) => checker::hints::Request::Revealed,
+            };
+            let exercise = select(&course, Some(&exercise))?[0];
+            checker::hints::run(&grader, exercise, stage.as_deref(), request)
+        }),
+        Some(Command::List { exercise, tree }) => learner(&tree).and_then(|(grader, course)| {
+            checker::status::list(&grader, &select(&course, exercise.as_deref())?)
+        }),
+        Some(Command::Progress {
+            exercise,
+            plain,
+            tree,
+        }) => learner(&tree).and_then(|(grader, course)| {
+            checker::status::progress(&grader, &select(&course, exercise.as_deref())?, plain)
+        }),
+        Some(Command::Reset { exercise, yes }) => {
+            learner(&TreeArgs::default()).and_then(|(grader, course)| {
+                checker::reset::run(&grader.root, select(&course, Some(&exercise))?[0], yes)
+            })
+        }
+        None if cli.grade.watch => learner(&cli.grade.tree).and_then(|(grader, course)| {
+            let start = select(&course, cli.grade.exercise.as_deref())?;
+            let start = cli.grade.exercise.as_ref().map(|_| start[0].name.as_str());
+            let grader = Grader {
+                jobs: cli.grade.jobs.unwrap_or(grader.jobs),
+                timeout: Some(Duration::from_secs_f64(
+                    cli.grade.timeout.clamp(0.1, 3600.0),
+                )),
+                ..grader
+            };
+            checker::watch::run(&grader, &course, start)
+        }),
+        Some(Command::Gradebook { dir, csv }) => checker::gradebook::run(
+            &dir,
+            csv.as_deref(),
+            &mut anstream::stdout(),
+            &mut anstream::stderr(),
+        )
+        .map(|complete| {
+            if complete {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }),
         None => grade(&cli.grade),
     };
     match result {
@@ -170,10 +277,14 @@ fn tree_of(args: &TreeArgs) -> Result<Tree> {
         let dir = dir
             .canonicalize()
             .with_context(|| format!("cannot read {}", dir.display()))?;
+        checker::access::check_readable(&dir)?;
         return Ok(Tree::Custom(dir));
     }
     Ok(match args.against {
-        Against::Exercises => Tree::Exercises,
+        Against::Exercises => {
+            checker::access::check_readable(&repo_root())?;
+            Tree::Exercises
+        }
         Against::Solutions => Tree::Solutions,
     })
 }
@@ -190,6 +301,7 @@ fn grader(tree: Tree, jobs: Option<usize>, timeout: f64) -> Grader {
         tree,
         jobs,
         timeout: Some(Duration::from_secs_f64(timeout.clamp(0.1, 3600.0))),
+        packs: Vec::new(),
     }
 }
 
@@ -246,8 +358,9 @@ fn spinner() -> ProgressBar {
 
 fn grade(args: &GradeArgs) -> Result<ExitCode> {
     let tree = tree_of(&args.tree)?;
-    let grader = grader(tree, args.jobs, args.timeout);
+    let mut grader = grader(tree, args.jobs, args.timeout);
     let course = manifest::load_course(&grader.root.join("checker").join("hidden"))?;
+    grader.packs = checker::pack::load_all(&args.packs, &course)?;
     let selected = select(&course, args.exercise.as_deref())?;
     if let Tree::Custom(dir) = &grader.tree {
         if selected.iter().all(|e| grader.subject(e).is_err()) {
@@ -283,9 +396,17 @@ fn grade(args: &GradeArgs) -> Result<ExitCode> {
         passed: exercises.iter().all(|e| e.complete()),
         exercises,
     };
+    if let Some(path) = &args.json_out {
+        std::fs::write(path, format!("{}\n", report::json(&report)))
+            .with_context(|| format!("--json-out: cannot write {}", path.display()))?;
+    }
     let mut stdout = anstream::stdout();
     match args.format {
         Format::Json => writeln!(stdout, "{}", report::json(&report))?,
+        Format::Junit => write!(stdout, "{}", report::junit::render(&report))?,
+        Format::Gradescope => writeln!(stdout, "{}", report::gradescope::render(&report))?,
+        Format::Classroom => write!(stdout, "{}", report::classroom::render(&report))?,
+        Format::Markdown => write!(stdout, "{}", report::markdown::render(&report))?,
         Format::Text => {
             let detail = if args.exercise.is_some() {
                 Detail::Full
@@ -295,7 +416,7 @@ fn grade(args: &GradeArgs) -> Result<ExitCode> {
             let width = terminal_size::terminal_size()
                 .map(|(w, _)| w.0 as usize)
                 .unwrap_or(88);
-            let text = report::text::render(&report, &course, detail, width, &grader.tree.flags());
+            let text = report::text::render(&report, &course, detail, width, &grader.flags());
             write!(stdout, "{text}")?;
         }
     }
@@ -366,87 +487,9 @@ fn run_single(grader: &Grader, exercise: &Exercise, filter: &str) -> Result<Exit
     })
 }
 
-fn hint(name: &str, level: usize, stage: Option<&str>, tree: &TreeArgs) -> Result<ExitCode> {
+/// The grader (for `tree`) and the course, for the learner's commands.
+fn learner(tree: &TreeArgs) -> Result<(Grader, Vec<Exercise>)> {
     let grader = grader(tree_of(tree)?, None, 5.0);
     let course = manifest::load_course(&grader.root.join("checker").join("hidden"))?;
-    let exercise = select(&course, Some(name))?[0];
-    let index = match stage {
-        Some(stage) => exercise
-            .stages
-            .iter()
-            .position(|s| {
-                s.id == stage || stage.parse::<usize>().ok() == Some(s_number(exercise, &s.id))
-            })
-            .with_context(|| {
-                let ids: Vec<&str> = exercise.stages.iter().map(|s| s.id.as_str()).collect();
-                format!(
-                    "{name} has no stage `{stage}`; its stages are {}",
-                    ids.join(", ")
-                )
-            })?,
-        None => {
-            let bar = spinner();
-            let progress = |msg: &str| bar.set_message(msg.to_string());
-            let report = grader.grade(exercise, &progress)?;
-            bar.finish_and_clear();
-            match report.first_failing_stage() {
-                Some(stage) => stage.number - 1,
-                None => {
-                    let mut stdout = anstream::stdout();
-                    if let Some(perf) = exercise.perf.as_ref().filter(|_| !report.complete()) {
-                        let n = level.clamp(1, perf.hints.len().max(1));
-                        if let Some(text) = perf.hints.get(n - 1) {
-                            writeln!(
-                                stdout,
-                                "Hint for {name}, performance ({n} of {}):\n\n  {text}",
-                                perf.hints.len()
-                            )?;
-                            return Ok(ExitCode::SUCCESS);
-                        }
-                    }
-                    writeln!(stdout, "Every stage of {name} passes. Nothing to hint at.")?;
-                    return Ok(ExitCode::SUCCESS);
-                }
-            }
-        }
-    };
-    let stage = &exercise.stages[index];
-    let n = level.clamp(1, stage.hints.len());
-    let mut stdout = anstream::stdout();
-    writeln!(
-        stdout,
-        "Hint for {name}, stage {} — {} ({n} of {}):\n",
-        index + 1,
-        stage.title,
-        stage.hints.len()
-    )?;
-    let width = terminal_size::terminal_size()
-        .map_or(88, |(w, _)| w.0 as usize)
-        .clamp(40, 100);
-    let options = textwrap::Options::new(width)
-        .initial_indent("  ")
-        .subsequent_indent("  ");
-    writeln!(stdout, "{}", textwrap::fill(&stage.hints[n - 1], options))?;
-    writeln!(
-        stdout,
-        "\nRead: book/{}#{}",
-        exercise.chapter, stage.section
-    )?;
-    if n < stage.hints.len() {
-        writeln!(
-            stdout,
-            "More: cargo run -p checker -- hint {name} --level {}{}",
-            n + 1,
-            grader.tree.flags()
-        )?;
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn s_number(exercise: &Exercise, id: &str) -> usize {
-    exercise
-        .stages
-        .iter()
-        .position(|s| s.id == id)
-        .map_or(0, |i| i + 1)
+    Ok((grader, course))
 }

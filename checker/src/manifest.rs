@@ -21,6 +21,10 @@ pub struct Exercise {
     pub package: String,
     /// Package name of the reference solution crate.
     pub solution_package: String,
+    /// Git tree hash of `exercises/<name>` as shipped (`git rev-parse
+    /// HEAD:exercises/<name>`): what `reset` restores.
+    #[serde(default)]
+    pub pristine_tree: Option<String>,
     /// Correctness stages, in order; each gates the next.
     pub stages: Vec<Stage>,
     /// Per-test limit overrides.

@@ -2,11 +2,12 @@
 //! can act on.
 
 use crate::model::Outcome;
-use crate::sandbox::RunResult;
+use crate::sandbox::{KEEP_BYTES, Limits, RunResult};
 use crate::snippet;
 
-/// Classifies one sandboxed run of a single libtest test.
-pub fn classify(run: &RunResult, timeout_secs: f64) -> (Outcome, String) {
+/// Classifies one sandboxed run of a single libtest test, run under `limits`.
+pub fn classify(run: &RunResult, limits: &Limits) -> (Outcome, String) {
+    let timeout_secs = limits.timeout.as_secs_f64();
     let status = &run.status;
     let (outcome, mut message) = if status.timed_out {
         (
@@ -18,10 +19,19 @@ pub fn classify(run: &RunResult, timeout_secs: f64) -> (Outcome, String) {
             ),
         )
     } else if let Some(signal) = status.signal {
-        (Outcome::Crashed, crash_message(signal, &run.stderr))
+        (Outcome::Crashed, crash_message(signal, &run.stderr, limits))
     } else {
         match status.exit_code {
-            Some(0) if completed(&run.stdout) => (Outcome::Passed, String::new()),
+            Some(0) if completed(run) => (Outcome::Passed, String::new()),
+            Some(0) if imitates_a_pass(&run.stdout) => (
+                Outcome::Failed,
+                "the test printed text that imitates the test harness's pass report \
+                 (`test ... ok` / `test result: ok`), then its process exited with status 0 \
+                 before the harness recorded the test as finished; a pass is read from \
+                 the harness's own record, never from printed text: does the code call \
+                 std::process::exit?"
+                    .to_string(),
+            ),
             Some(0) => (
                 Outcome::Failed,
                 "the test process exited with status 0 before the test finished: \
@@ -67,20 +77,50 @@ pub fn classify(run: &RunResult, timeout_secs: f64) -> (Outcome, String) {
         }
         message.push_str(&format!("\n{note}"));
     }
-    if run.output_bytes > 16 << 20 {
+    if run.truncated() {
+        if !message.is_empty() {
+            message.push('\n');
+        }
         message.push_str(&format!(
-            "\n(the test wrote {} MiB of output; only the start was kept)",
-            run.output_bytes >> 20
+            "(the test wrote {} to stdout and {} to stderr; only the first and last {} \
+             of each were kept)",
+            bytes(status.stdout_bytes),
+            bytes(status.stderr_bytes),
+            bytes(KEEP_BYTES)
         ));
     }
     (outcome, message)
 }
 
-/// Whether libtest reported the single selected test as passed.
-fn completed(stdout: &str) -> bool {
-    stdout
-        .lines()
-        .any(|l| l.starts_with("test result: ok. 1 passed"))
+/// Whether libtest recorded the selected test as passed, in the log file
+/// only it knows the name of.
+fn completed(run: &RunResult) -> bool {
+    run.libtest_log
+        .as_deref()
+        .is_some_and(|log| log.lines().any(|l| l.starts_with("ok ")))
+}
+
+/// Whether `stdout` contains lines that look like libtest reporting a pass.
+fn imitates_a_pass(stdout: &str) -> bool {
+    stdout.lines().any(|l| {
+        l.starts_with("test result: ok") || (l.starts_with("test ") && l.ends_with(" ... ok"))
+    })
+}
+
+/// A byte count for people: `10.0 GiB`, `300.0 MiB`, `64 KiB`, `12 bytes`.
+fn bytes(n: u64) -> String {
+    const KIB: u64 = 1 << 10;
+    const MIB: u64 = 1 << 20;
+    const GIB: u64 = 1 << 30;
+    if n >= GIB {
+        format!("{:.1} GiB", n as f64 / GIB as f64)
+    } else if n >= MIB {
+        format!("{:.1} MiB", n as f64 / MIB as f64)
+    } else if n >= KIB && n % KIB == 0 {
+        format!("{} KiB", n / KIB)
+    } else {
+        format!("{n} bytes")
+    }
 }
 
 fn seconds(secs: f64) -> String {
@@ -123,7 +163,7 @@ fn shorten_location(location: &str) -> String {
     location.to_string()
 }
 
-fn crash_message(signal: i32, stderr: &str) -> String {
+fn crash_message(signal: i32, stderr: &str, limits: &Limits) -> String {
     let name = signal_name(signal);
     if stderr.contains("has overflowed its stack") {
         return "stack overflow: unbounded recursion, or a very large value on the stack \
@@ -134,9 +174,13 @@ fn crash_message(signal: i32, stderr: &str) -> String {
         .lines()
         .find(|l| l.starts_with("memory allocation of"))
     {
-        return format!(
-            "out of memory: {line} (the test may use at most its memory limit; killed by {name})"
-        );
+        return out_of_memory(line, limits, &name);
+    }
+    if stderr.contains("panic in a destructor during cleanup")
+        || stderr.contains("panicked while processing panic")
+        || stderr.contains("thread caused non-unwinding panic")
+    {
+        return panic_while_panicking(stderr, &name);
     }
     let why = match signal {
         libc::SIGSEGV => {
@@ -162,6 +206,57 @@ fn crash_message(signal: i32, stderr: &str) -> String {
     format!("{why} ({name}){}", last_words(stderr))
 }
 
+/// `memory allocation of N bytes failed`, said with sizes and the limit.
+fn out_of_memory(line: &str, limits: &Limits, signal: &str) -> String {
+    let limit = bytes(limits.memory_bytes);
+    let requested = line
+        .strip_prefix("memory allocation of ")
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse::<u64>().ok());
+    match requested {
+        Some(n) if n > limits.memory_bytes => format!(
+            "out of memory: the test tried to allocate {} at once ({line}), more than the \
+             {limit} of address space a test may use, so Rust aborted it ({signal}); is a \
+             size or a length computed wrongly?",
+            bytes(n)
+        ),
+        Some(n) => format!(
+            "out of memory: the test tried to allocate {} ({line}) and, with what it \
+             already held, went over the {limit} of address space a test may use, so Rust \
+             aborted it ({signal}); does something grow without bound?",
+            bytes(n)
+        ),
+        None => format!(
+            "out of memory: {line} (a test may use {limit} of address space; killed by {signal})"
+        ),
+    }
+}
+
+/// A panic during the unwinding of another (typically in a `Drop`), which
+/// Rust answers by aborting: name both panics.
+fn panic_while_panicking(stderr: &str, signal: &str) -> String {
+    let panics: Vec<String> = stderr
+        .match_indices("panicked at ")
+        .map(|(i, _)| panic_message(&stderr[i..]))
+        .filter(|p| !p.starts_with("panic in a destructor during cleanup"))
+        .collect();
+    let mut message = format!(
+        "panicked while panicking: a destructor (a `Drop` implementation) panicked while \
+         the thread was already unwinding from a panic, and Rust cannot unwind twice, so \
+         it aborted the process ({signal}); a `drop` must not panic"
+    );
+    for (label, text) in ["the first panic", "then, in a destructor"]
+        .iter()
+        .zip(&panics)
+    {
+        message.push_str(&format!(
+            "\n  {label}: {}",
+            snippet::indent(text, "    ").trim_start()
+        ));
+    }
+    message
+}
+
 /// The name of a signal, e.g. `SIGSEGV`.
 pub fn signal_name(signal: i32) -> String {
     nix::sys::signal::Signal::try_from(signal)
@@ -185,12 +280,30 @@ mod tests {
     use crate::sandbox::Status;
 
     fn run(status: Status, stdout: &str, stderr: &str) -> RunResult {
+        // What libtest logs when the test finished, which is the case for
+        // every run here that printed its summary.
+        let finished = stdout.contains("test result: ok. 1 passed");
         RunResult {
-            status,
+            status: Status {
+                stdout_bytes: stdout.len() as u64,
+                stderr_bytes: stderr.len() as u64,
+                ..status
+            },
             stdout: stdout.to_string(),
             stderr: stderr.to_string(),
-            output_bytes: (stdout.len() + stderr.len()) as u64,
+            libtest_log: Some(if finished { "ok a::b\n" } else { "" }.to_string()),
         }
+    }
+
+    fn limits(timeout_secs: u64) -> Limits {
+        Limits {
+            timeout: std::time::Duration::from_secs(timeout_secs),
+            ..Limits::default()
+        }
+    }
+
+    fn classify(run: &RunResult, timeout_secs: f64) -> (Outcome, String) {
+        super::classify(run, &limits(timeout_secs as u64))
     }
 
     fn exited(code: i32) -> Status {
@@ -272,6 +385,77 @@ mod tests {
         assert_eq!(outcome, Outcome::TimedOut);
         assert!(
             message.contains("within 2 s: possible deadlock or infinite loop"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn printed_pass_text_without_the_harness_record_is_not_a_pass() {
+        let forged = "running 1 test\ntest a::b ... ok\n\ntest result: ok. 1 passed; 0 failed\n";
+        let mut forged_run = run(exited(0), forged, "");
+        forged_run.libtest_log = Some(String::new());
+        let (outcome, message) = classify(&forged_run, 5.0);
+        assert_eq!(outcome, Outcome::Failed);
+        assert!(message.contains("imitates"), "{message}");
+    }
+
+    #[test]
+    fn a_finished_test_passes_even_with_its_stdout_closed() {
+        let mut quiet = run(exited(0), "", "");
+        quiet.libtest_log = Some("ok a::b\n".to_string());
+        assert_eq!(classify(&quiet, 5.0).0, Outcome::Passed);
+    }
+
+    #[test]
+    fn a_panic_in_drop_during_a_panic_names_both() {
+        let status = Status {
+            signal: Some(libc::SIGABRT),
+            ..Status::default()
+        };
+        let stderr = "thread 'a' (1) panicked at src/align.rs:2:33:\nfirst panic\nnote: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n\n\
+                      thread 'a' (1) panicked at src/align.rs:1:56:\ndrop panics too\nstack backtrace:\n   0: x\n\n\
+                      thread 'a' (1) panicked at /rustc/x/library/core/src/panicking.rs:233:5:\npanic in a destructor during cleanup\n\
+                      thread caused non-unwinding panic. aborting.\n";
+        let (outcome, message) = classify(&run(status, "", stderr), 5.0);
+        assert_eq!(outcome, Outcome::Crashed);
+        assert!(message.starts_with("panicked while panicking"), "{message}");
+        assert!(
+            message.contains("`Drop`") && message.contains("SIGABRT"),
+            "{message}"
+        );
+        assert!(
+            message.contains("the first panic: first panic")
+                && message.contains("then, in a destructor: drop panics too"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_huge_allocation_says_how_much_and_the_limit() {
+        let status = Status {
+            signal: Some(libc::SIGABRT),
+            ..Status::default()
+        };
+        let stderr = "memory allocation of 10737418240 bytes failed\n";
+        let (outcome, message) = classify(&run(status, "", stderr), 5.0);
+        assert_eq!(outcome, Outcome::Crashed);
+        assert!(
+            message.contains("tried to allocate 10.0 GiB at once")
+                && message.contains("more than the 4.0 GiB of address space"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn truncated_output_is_reported_with_its_size_and_keeps_the_verdict() {
+        let mut flood = run(exited(0), PASS, "");
+        flood.status.stdout_bytes = 300 << 20;
+        flood.status.stderr_bytes = 200 << 20;
+        let (outcome, message) = classify(&flood, 5.0);
+        assert_eq!(outcome, Outcome::Passed);
+        assert!(
+            message.contains("wrote 300.0 MiB to stdout and 200.0 MiB to stderr")
+                && message.contains("first and last 64 KiB"),
             "{message}"
         );
     }

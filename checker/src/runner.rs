@@ -1,13 +1,15 @@
 //! Listing the hidden tests of the compiled suite and running each one alone
 //! in the sandbox, a few at a time.
 
+mod guard;
+
 use anyhow::{Context, Result};
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use crate::compile::TestBinary;
 use crate::manifest::Exercise;
@@ -15,6 +17,7 @@ use crate::model::Outcome;
 use crate::outcome;
 use crate::sandbox::{self, Limits};
 use crate::snippet;
+use guard::Guard;
 
 /// A hidden test and where to find it.
 #[derive(Debug, Clone)]
@@ -119,6 +122,22 @@ pub fn run_one(
     test: &HiddenTest,
     default_timeout: Option<Duration>,
 ) -> Result<TestResult> {
+    run_guarded(
+        exercise,
+        test,
+        default_timeout,
+        &Mutex::new(Guard::new(exercise)),
+    )
+}
+
+/// [`run_one`], then a look at the files no test may change.
+fn run_guarded(
+    exercise: &Exercise,
+    test: &HiddenTest,
+    default_timeout: Option<Duration>,
+    guard: &Mutex<Guard>,
+) -> Result<TestResult> {
+    let started = SystemTime::now();
     let limits = limits_for(exercise, &test.name, default_timeout);
     let args: Vec<OsString> = vec![
         test.name.clone().into(),
@@ -126,8 +145,21 @@ pub fn run_one(
         "--nocapture".into(),
         "--test-threads=1".into(),
     ];
-    let run = sandbox::run(&test.binary, &args, &[], limits)?;
-    let (outcome, message) = outcome::classify(&run, limits.timeout.as_secs_f64());
+    let run = sandbox::run_libtest(&test.binary, &args, &[], limits)?;
+    let (mut outcome, mut message) = outcome::classify(&run, &limits);
+    let changed = guard
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .check(started);
+    if let Some(changed) = changed {
+        if outcome == Outcome::Passed {
+            outcome = Outcome::Failed;
+        }
+        if !message.is_empty() {
+            message.push('\n');
+        }
+        message.push_str(&changed);
+    }
     let mut output = run.stdout.clone();
     if !run.stderr.is_empty() {
         output.push_str(&run.stderr);
@@ -148,6 +180,7 @@ pub fn run_many(
     default_timeout: Option<Duration>,
 ) -> Vec<Result<TestResult>> {
     let next = AtomicUsize::new(0);
+    let guard = Mutex::new(Guard::new(exercise));
     let results: Mutex<Vec<Option<Result<TestResult>>>> =
         Mutex::new((0..tests.len()).map(|_| None).collect());
     std::thread::scope(|scope| {
@@ -156,7 +189,7 @@ pub fn run_many(
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(test) = tests.get(i) else { break };
-                    let result = run_one(exercise, test, default_timeout);
+                    let result = run_guarded(exercise, test, default_timeout, &guard);
                     results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(result);
                 }
             });

@@ -9,15 +9,23 @@
 //! the program is re-parented to it, so after the program exits it can find,
 //! kill and reap everything the program left behind, and count it. It writes
 //! what happened to a small JSON status file for the checker to read.
+//!
+//! The program's standard output and error are pipes the supervisor drains
+//! as they fill, keeping only the start and the end of each (an output flood
+//! costs neither memory nor disk, and the program still runs to its verdict).
 
 use anyhow::{Context, Result, bail};
+use nix::fcntl::OFlag;
+use nix::unistd::pipe2;
 use serde::{Deserialize, Serialize};
 use std::ffi::OsString;
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::task_limit::TaskLimit;
@@ -78,6 +86,12 @@ pub struct Status {
     /// Whether a fork or thread creation failed because of that cap.
     #[serde(default)]
     pub task_limit_hit: bool,
+    /// Bytes the program wrote to its standard output in all.
+    #[serde(default)]
+    pub stdout_bytes: u64,
+    /// Bytes the program wrote to its standard error in all.
+    #[serde(default)]
+    pub stderr_bytes: u64,
 }
 
 /// What one sandboxed run produced.
@@ -85,16 +99,28 @@ pub struct Status {
 pub struct RunResult {
     /// How it ended.
     pub status: Status,
-    /// The start of its standard output.
+    /// Its standard output: all of it, or its start and end around a
+    /// [`TRUNCATION_MARK`] line when it was longer than twice [`KEEP_BYTES`].
     pub stdout: String,
-    /// The start of its standard error.
+    /// Its standard error, kept the same way.
     pub stderr: String,
-    /// Total bytes it wrote to stdout and stderr (may exceed what was kept).
-    pub output_bytes: u64,
+    /// What libtest wrote to its log file (`--logfile`), for [`run_libtest`]:
+    /// a line `ok <test>` once a test has finished and passed.
+    pub libtest_log: Option<String>,
 }
 
-/// How much of each output stream is kept for the report.
-const KEEP_BYTES: u64 = 64 * 1024;
+impl RunResult {
+    /// Whether either stream was longer than what was kept of it.
+    pub fn truncated(&self) -> bool {
+        self.status.stdout_bytes > 2 * KEEP_BYTES || self.status.stderr_bytes > 2 * KEEP_BYTES
+    }
+}
+
+/// How much of the start, and of the end, of each output stream is kept.
+pub const KEEP_BYTES: u64 = 64 * 1024;
+
+/// The line that stands for the middle of a stream that was not kept.
+pub const TRUNCATION_MARK: &str = "[... output not kept ...]";
 
 /// Runs `program args` in the sandbox with `limits`, extra environment
 /// variables `env`, and a fresh temporary working directory.
@@ -104,19 +130,52 @@ pub fn run(
     env: &[(String, String)],
     limits: Limits,
 ) -> Result<RunResult> {
+    run_inner(program, args, env, limits, false)
+}
+
+/// [`run`] for a libtest binary: it also gets `--logfile` with a random
+/// file name outside its working directory, where libtest records each test
+/// that finished. Only libtest writes there, so text a test prints to
+/// imitate a pass (or an early `exit(0)`, or a closed stdout) cannot make it
+/// look finished.
+pub fn run_libtest(
+    program: &Path,
+    args: &[OsString],
+    env: &[(String, String)],
+    limits: Limits,
+) -> Result<RunResult> {
+    run_inner(program, args, env, limits, true)
+}
+
+fn run_inner(
+    program: &Path,
+    args: &[OsString],
+    env: &[(String, String)],
+    limits: Limits,
+    with_log: bool,
+) -> Result<RunResult> {
     let scratch = tempfile::Builder::new()
         .prefix("oslings-run-")
         .tempdir()
         .context("cannot create a temporary directory for a test run")?;
     let workdir = scratch.path().join("work");
     std::fs::create_dir(&workdir)?;
+    let log_path = scratch.path().join(format!("libtest-{}.log", nonce()));
+    let mut args = args.to_vec();
+    if with_log {
+        args.push("--logfile".into());
+        args.push(log_path.clone().into());
+    }
     let stdout_path = scratch.path().join("stdout");
     let stderr_path = scratch.path().join("stderr");
     let status_path = scratch.path().join("status.json");
     let stdout = File::create(&stdout_path)?;
     let stderr = File::create(&stderr_path)?;
 
-    let me = std::env::current_exe().context("cannot find the checker's own executable")?;
+    // The running executable itself, even if a rebuild has replaced the file
+    // at its path since it started (`current_exe` would name the new file,
+    // or a deleted one).
+    let me = Path::new("/proc/self/exe");
     let mut command = Command::new(me);
     command
         .arg("__supervise")
@@ -128,7 +187,7 @@ pub fn run(
         .arg(std::process::id().to_string())
         .arg("--")
         .arg(program)
-        .args(args)
+        .args(&args)
         .current_dir(&workdir)
         .stdin(Stdio::null())
         .stdout(stdout)
@@ -166,14 +225,36 @@ pub fn run(
         Ok(text) => serde_json::from_str(&text).context("the supervisor wrote a bad status")?,
         Err(_) => bail!("the test supervisor failed ({exit}) without writing a status"),
     };
-    let (stdout, out_len) = read_head(&stdout_path)?;
-    let (stderr, err_len) = read_head(&stderr_path)?;
+    let libtest_log = if with_log {
+        std::fs::read(&log_path)
+            .ok()
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+    } else {
+        None
+    };
+    let mut stderr = read_lossy(&stderr_path)?;
+    if with_log {
+        // libtest's own note (no newline) is no part of what the test said.
+        stderr = stderr.replacen(LOGFILE_WARNING, "", 1);
+    }
     Ok(RunResult {
         status,
-        stdout,
+        stdout: read_lossy(&stdout_path)?,
         stderr,
-        output_bytes: out_len + err_len,
+        libtest_log,
     })
+}
+
+/// What libtest prints on stderr when given `--logfile`.
+const LOGFILE_WARNING: &str = "warning: `--logfile` is deprecated";
+
+/// 64 random bits in hex, so that a test cannot guess its log file's name.
+fn nonce() -> String {
+    let mut bytes = [0u8; 8];
+    if let Ok(mut random) = File::open("/dev/urandom") {
+        let _ = random.read_exact(&mut bytes);
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Short sleeps first (most tests finish in milliseconds), longer later.
@@ -187,14 +268,82 @@ fn poll_interval(elapsed: Duration) -> Duration {
     }
 }
 
-/// The first [`KEEP_BYTES`] of a file, lossily decoded, and its full length.
-fn read_head(path: &Path) -> Result<(String, u64)> {
-    let mut file = File::open(path)?;
-    let len = file.seek(SeekFrom::End(0))?;
-    file.seek(SeekFrom::Start(0))?;
+/// A file the supervisor wrote (at most a few [`KEEP_BYTES`]), lossily
+/// decoded; read with a bound all the same.
+fn read_lossy(path: &Path) -> Result<String> {
     let mut bytes = Vec::new();
-    file.take(KEEP_BYTES).read_to_end(&mut bytes)?;
-    Ok((String::from_utf8_lossy(&bytes).into_owned(), len))
+    File::open(path)
+        .with_context(|| format!("cannot read {}", path.display()))?
+        .take(8 * KEEP_BYTES)
+        .read_to_end(&mut bytes)?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// The start and the end of one output stream, and its length.
+#[derive(Debug, Default)]
+struct Capture {
+    head: Vec<u8>,
+    tail: Vec<u8>,
+    total: u64,
+}
+
+impl Capture {
+    /// Reads `from` to its end, keeping [`KEEP_BYTES`] of the start and of
+    /// the end.
+    fn drain(mut from: File) -> Capture {
+        let keep = KEEP_BYTES as usize;
+        let mut capture = Capture::default();
+        let mut buffer = vec![0u8; 64 * 1024];
+        loop {
+            let n = match from.read(&mut buffer) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            };
+            capture.total += n as u64;
+            let mut chunk = &buffer[..n];
+            if capture.head.len() < keep {
+                let take = chunk.len().min(keep - capture.head.len());
+                capture.head.extend_from_slice(&chunk[..take]);
+                chunk = &chunk[take..];
+            }
+            capture.tail.extend_from_slice(chunk);
+            if capture.tail.len() > 2 * keep {
+                capture.tail.drain(..capture.tail.len() - keep);
+            }
+        }
+        if capture.tail.len() > keep {
+            capture.tail.drain(..capture.tail.len() - keep);
+        }
+        capture
+    }
+
+    /// The kept bytes, with a [`TRUNCATION_MARK`] line where bytes were dropped.
+    fn write_to(&self, out: &mut impl Write) -> std::io::Result<()> {
+        out.write_all(&self.head)?;
+        let kept = (self.head.len() + self.tail.len()) as u64;
+        if kept < self.total {
+            write!(out, "\n{TRUNCATION_MARK}\n")?;
+        }
+        out.write_all(&self.tail)?;
+        out.flush()
+    }
+}
+
+/// Drains `from` on a thread of its own; the result arrives on the channel.
+fn drain_in_background(from: OwnedFd) -> mpsc::Receiver<Capture> {
+    let (send, receive) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = send.send(Capture::drain(File::from(from)));
+    });
+    receive
+}
+
+/// What a drain thread captured, waiting at most `patience` for its end of
+/// file (a process outside the sandbox's reach may still hold the pipe).
+fn collect(receiver: &mpsc::Receiver<Capture>, patience: Duration) -> Capture {
+    receiver.recv_timeout(patience).unwrap_or_default()
 }
 
 /// The supervisor side: start `program`, enforce `limits`, clean up, and
@@ -214,14 +363,28 @@ pub fn supervise(
     }
     let task_limit = TaskLimit::apply(limits.tasks);
     let nproc = task_limit.rlimit();
+    let (stdout_read, stdout_write) = pipe2(OFlag::O_CLOEXEC).context("cannot make a pipe")?;
+    let (stderr_read, stderr_write) = pipe2(OFlag::O_CLOEXEC).context("cannot make a pipe")?;
     let mut command = Command::new(program);
-    command.args(args);
+    command
+        .args(args)
+        .stdout(Stdio::from(stdout_write))
+        .stderr(Stdio::from(stderr_write));
     let cpu_secs = limits.timeout.as_secs() * 2 + 2;
     // SAFETY: between fork and exec the closure only calls async-signal-safe
-    // functions (setpgid, setrlimit, prctl) on values already computed.
+    // functions (setpgid, signal, setrlimit, prctl) on values already computed.
     unsafe {
         command.pre_exec(move || {
             libc::setpgid(0, 0);
+            // Ignored signals survive exec: a checker started in the
+            // background (`&`, `nohup`, a CI runner) would pass on an
+            // ignored SIGINT or SIGHUP, and a test that compares the graded
+            // code with /bin/sh would get a different answer there.
+            for signal in 1..32 {
+                if signal != libc::SIGKILL && signal != libc::SIGSTOP {
+                    libc::signal(signal, libc::SIG_DFL);
+                }
+            }
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
             set_limit(libc::RLIMIT_AS, limits.memory_bytes);
             set_limit(libc::RLIMIT_CPU, cpu_secs);
@@ -243,6 +406,11 @@ pub fn supervise(
                 .with_context(|| format!("cannot start {}", Path::new(program).display()));
         }
     };
+    // Our copies of the pipes' write ends must close, or no drain would
+    // ever see the end of its stream.
+    drop(command);
+    let stdout_capture = drain_in_background(stdout_read);
+    let stderr_capture = drain_in_background(stderr_read);
     let pid = child.id() as libc::pid_t;
     let mut status = Status::default();
     let mut raw_status = 0;
@@ -262,9 +430,19 @@ pub fn supervise(
         }
         // SAFETY: getppid has no preconditions.
         if unsafe { libc::getppid() } as u32 != parent {
-            // The checker is gone (Ctrl-C, killed): leave nothing behind.
+            // The checker is gone (Ctrl-C, killed): leave nothing behind,
+            // not even the run's directory, which the checker would have
+            // removed.
             kill_leftovers(pid);
             task_limit.release();
+            if let Some(scratch) = status_file.parent() {
+                let ours = scratch
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("oslings-run-"));
+                if ours {
+                    let _ = std::fs::remove_dir_all(scratch);
+                }
+            }
             std::process::exit(1);
         }
         if started.elapsed() > limits.timeout {
@@ -289,6 +467,15 @@ pub fn supervise(
     status.task_limit = task_limit.max();
     status.task_limit_hit = task_limit.was_hit().unwrap_or(false);
     task_limit.release();
+    let patience = Duration::from_secs(2);
+    let out = collect(&stdout_capture, patience);
+    let err = collect(&stderr_capture, patience);
+    status.stdout_bytes = out.total;
+    status.stderr_bytes = err.total;
+    out.write_to(&mut std::io::stdout().lock())
+        .context("cannot save the test's output")?;
+    err.write_to(&mut std::io::stderr().lock())
+        .context("cannot save the test's output")?;
     std::fs::write(status_file, serde_json::to_string(&status)?)
         .with_context(|| format!("cannot write {}", status_file.display()))?;
     Ok(())
@@ -357,4 +544,51 @@ fn parent_of(pid: libc::pid_t) -> Option<libc::pid_t> {
     // The command name is in parentheses and may contain spaces.
     let after = &stat[stat.rfind(')')? + 2..];
     after.split_whitespace().nth(1)?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Drains `total` bytes written by another thread: the numbered lines
+    /// make the kept start and end recognisable.
+    fn drain_lines(lines: usize) -> (Capture, Vec<u8>) {
+        let (read, write) = pipe2(OFlag::O_CLOEXEC).unwrap();
+        let writer = std::thread::spawn(move || {
+            let mut out = File::from(write);
+            let mut all = Vec::new();
+            for i in 0..lines {
+                let line = format!("line {i:08}\n");
+                out.write_all(line.as_bytes()).unwrap();
+                all.extend_from_slice(line.as_bytes());
+            }
+            all
+        });
+        let capture = Capture::drain(File::from(read));
+        (capture, writer.join().unwrap())
+    }
+
+    #[test]
+    fn a_short_stream_is_kept_whole() {
+        let (capture, all) = drain_lines(100);
+        let mut kept = Vec::new();
+        capture.write_to(&mut kept).unwrap();
+        assert_eq!(kept, all);
+        assert_eq!(capture.total, all.len() as u64);
+    }
+
+    #[test]
+    fn a_flood_keeps_its_start_and_end_and_counts_every_byte() {
+        // 14 bytes a line: about 56 MiB.
+        let (capture, all) = drain_lines(4_000_000);
+        assert_eq!(capture.total, all.len() as u64);
+        let mut kept = Vec::new();
+        capture.write_to(&mut kept).unwrap();
+        let keep = KEEP_BYTES as usize;
+        assert!(kept.len() <= 2 * keep + 64, "{} bytes kept", kept.len());
+        assert_eq!(&kept[..keep], &all[..keep]);
+        assert_eq!(&kept[kept.len() - keep..], &all[all.len() - keep..]);
+        let text = String::from_utf8_lossy(&kept);
+        assert!(text.contains(TRUNCATION_MARK));
+    }
 }

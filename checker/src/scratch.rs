@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use toml::{Table, Value};
 
 use crate::manifest::Exercise;
+use crate::pack::{self, Pack};
 
 /// A generated project, ready for `cargo`.
 #[derive(Debug, Clone)]
@@ -35,12 +36,14 @@ pub struct Subject {
 /// Writes (or refreshes) the scratch project for `exercise` graded from `subject`.
 ///
 /// `root` is the oslings repository (workspace manifest, solutions, hidden
-/// suites); `work` is the directory for this graded tree under `target/`.
+/// suites); `work` is the directory for this graded tree under `target/`;
+/// `packs` are instructors' test packs, each an extra `[[test]]` target.
 pub fn prepare(
     root: &Path,
     work: &Path,
     exercise: &Exercise,
     subject: &Subject,
+    packs: &[Pack],
 ) -> Result<Scratch> {
     let workspace: Table = read_toml(&root.join("Cargo.toml"))?;
     let hidden: Table = read_toml(&exercise.dir.join("Cargo.toml"))?;
@@ -113,17 +116,17 @@ pub fn prepare(
             .and_then(Value::as_str)
             .unwrap_or("src/lib.rs");
         let mut out = Table::new();
-        out.insert("name".into(), Value::from(lib_name));
+        out.insert("name".into(), Value::from(lib_name.clone()));
         out.insert("path".into(), Value::from(abs(suite, path)));
         manifest.insert("lib".into(), Value::Table(out));
     }
     let mut tests = Vec::new();
-    for test in hidden
-        .get("test")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
+    let shipped = if pack::replaces_shipped(packs, &exercise.name) {
+        None
+    } else {
+        hidden.get("test").and_then(Value::as_array)
+    };
+    for test in shipped.into_iter().flatten() {
         let name = test
             .get("name")
             .and_then(Value::as_str)
@@ -135,6 +138,12 @@ pub fn prepare(
         let mut out = Table::new();
         out.insert("name".into(), Value::from(name));
         out.insert("path".into(), Value::from(abs(suite, path)));
+        tests.push(Value::Table(out));
+    }
+    for (name, path) in pack::write_targets(packs, exercise, &dir, &lib_name)? {
+        let mut out = Table::new();
+        out.insert("name".into(), Value::from(name));
+        out.insert("path".into(), Value::from(path.display().to_string()));
         tests.push(Value::Table(out));
     }
     if tests.is_empty() {

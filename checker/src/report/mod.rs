@@ -1,5 +1,10 @@
-//! Rendering a [`crate::model::Report`]: human text or versioned JSON.
+//! Rendering a [`crate::model::Report`]: human text, versioned JSON, and the
+//! shapes other tools read (JUnit XML, Gradescope, GitHub Classroom, Markdown).
 
+pub mod classroom;
+pub mod gradescope;
+pub mod junit;
+pub mod markdown;
 pub mod text;
 
 use crate::model::Report;

@@ -202,6 +202,17 @@ pub fn checker(args: &[&str], limit: Duration) -> Run {
 
 /// [`checker`] with extra environment variables.
 pub fn checker_with_env(args: &[&str], env: &[(&str, &Path)], limit: Duration) -> Run {
+    checker_observed(args, env, limit, &mut |_, _| {})
+}
+
+/// [`checker_with_env`] that calls `observe(checker_pid, tmpdir)` every few
+/// milliseconds while the checker runs (to sample its memory, say).
+pub fn checker_observed(
+    args: &[&str],
+    env: &[(&str, &Path)],
+    limit: Duration,
+    observe: &mut dyn FnMut(u32, &Path),
+) -> Run {
     let tmp = tempfile::Builder::new()
         .prefix("oslings-checker-tmp-")
         .tempdir()
@@ -231,6 +242,7 @@ pub fn checker_with_env(args: &[&str], env: &[(&str, &Path)], limit: Duration) -
             child.wait().unwrap();
             panic!("the checker did not finish within {limit:?}: {args:?}");
         }
+        observe(child.id(), tmp.path());
         std::thread::sleep(Duration::from_millis(20));
     };
     let run = Run {
@@ -286,4 +298,66 @@ pub fn processes_matching(needle: &str) -> Vec<String> {
         .filter(|(_, _, cmd)| cmd.contains(needle))
         .map(|(pid, _, cmd)| format!("{pid}: {cmd}"))
         .collect()
+}
+
+/// A copy of `from` at `to` (sources only: no `target/`, no `.git/`).
+pub fn copy_tree(from: &Path, to: &Path) {
+    copy_dir(from, to);
+}
+
+/// Every file under `dir` but `target/`, with its contents, sorted.
+pub fn files_of(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap().flatten() {
+            let path = entry.path();
+            if entry.file_type().unwrap().is_dir() {
+                if entry.file_name() != "target" {
+                    stack.push(path);
+                }
+            } else {
+                let bytes = std::fs::read(&path).unwrap_or_default();
+                files.push((path, bytes));
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// Peak resident memory (`VmHWM`) of process `pid` in KiB, if it still runs.
+pub fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Pids of the processes whose working directory is inside `dir`.
+pub fn pids_inside(dir: &Path) -> Vec<u32> {
+    processes()
+        .into_iter()
+        .filter(|(_, cwd, _)| cwd.as_ref().is_some_and(|c| c.starts_with(dir)))
+        .filter_map(|(pid, _, _)| pid.parse().ok())
+        .collect()
+}
+
+/// Bytes in the files under `dir` (0 if it is gone).
+pub fn bytes_under(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => bytes_under(&e.path()),
+            _ => e.metadata().map(|m| m.len()).unwrap_or(0),
+        })
+        .sum()
 }

@@ -3,6 +3,8 @@
 //! reveal overlapping writes, and a guard that turns a panic into a readable
 //! failure.
 
+pub mod cases;
+
 use std::alloc::Layout;
 use std::collections::BTreeMap;
 use std::mem::MaybeUninit;

@@ -15,6 +15,8 @@
 //!
 //! Every random test is seeded; the seed is part of every failure message.
 
+pub mod cases;
+
 use std::collections::HashMap;
 
 use learner::{

@@ -11,6 +11,8 @@
 //! Every trace is seeded; a failure prints the seed and the events that led
 //! to it. `OSLINGS_SEED=<n>` runs one seed instead of the built-in ones.
 
+pub mod cases;
+
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

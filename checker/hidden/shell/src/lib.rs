@@ -12,6 +12,8 @@
 //! wait for the wrong process) fails with a message that says what it was
 //! waiting for, long before the checker's own time limit.
 
+pub mod cases;
+
 use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{Read, Write};

@@ -1,6 +1,6 @@
 //! Stage 8: copy-on-write `fork`, and the copy-on-write faults of `access`.
 
-use hidden_page_table_walker::{data_frame, fault_name, raw_entry};
+use hidden_page_table_walker::{ADDR_BITS, data_frame, fault_name, raw_entry};
 use learner::{Access, AddressSpace, Fault, Flags, Level, Machine, PhysAddr, Violation, VirtAddr};
 
 const RWU: Flags = Flags::from_bits(Flags::WRITABLE.bits() | Flags::USER.bits());
@@ -277,4 +277,42 @@ fn fork_write_destroy_leaks_nothing() {
             free_at_start - m.frames.free_count()
         );
     }
+}
+
+// Catches: fork treating a huge-page entry as a pointer to a table (building a table for it and copying the page's frame as one) instead of copying the entry as it is.
+#[test]
+fn fork_copies_huge_page_entries_as_they_are() {
+    let mut m = Machine::new(64);
+    let mut space = AddressSpace::new(&mut m).expect("AddressSpace::new");
+    let frame = data_frame(&mut m);
+    space
+        .map(&mut m, VirtAddr(0x1000), frame, RWU)
+        .unwrap_or_else(|e| panic!("map(0x1000): {e:?}"));
+    // A 2 MiB page at 0x20_0000 (mapping physical 0) in the same PD, written
+    // straight into the tables: `map` only makes 4 KiB pages.
+    let pd = raw_entry(&m.mem, space.cr3(), 0x1000, Level::Pdpt).expect("mapped") & ADDR_BITS;
+    let huge = (Flags::PRESENT | Flags::WRITABLE | Flags::USER | Flags::HUGE_PAGE).bits();
+    m.mem.write_u64(PhysAddr(pd + 8), huge);
+    let free_before = m.frames.free_count();
+    let got = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| space.fork(&mut m)));
+    let child = match got {
+        Ok(Ok(child)) => child,
+        Ok(Err(e)) => panic!("fork of a space with a 4 KiB page and a 2 MiB page failed: {e:?}"),
+        Err(_) => panic!(
+            "fork panicked on a space with a 2 MiB page at 0x200000 (a PD entry with HUGE_PAGE, \
+             mapping physical 0): that entry maps a page, it is not a table to copy"
+        ),
+    };
+    assert_eq!(
+        raw_entry(&m.mem, child.cr3(), 0x20_0000, Level::Pd),
+        Some(huge),
+        "after fork, the child's PD entry for the 2 MiB page at 0x200000 must be the parent's \
+         entry, copied as it is ({huge:#x}), not a pointer to a new table"
+    );
+    assert_eq!(
+        free_before - m.frames.free_count(),
+        4,
+        "fork of a space with one 4 KiB page and one 2 MiB page needs four new tables (PML4, \
+         PDPT, PD, PT) and nothing for the 2 MiB page"
+    );
 }

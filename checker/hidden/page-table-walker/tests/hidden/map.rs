@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use hidden_page_table_walker::{
-    Oracle, canonical, data_frame, oracle, random_page, raw_entry, table_frames,
+    ADDR_BITS, Oracle, canonical, data_frame, oracle, random_page, raw_entry, table_frames,
 };
 use learner::{
     Access, AddressSpace, Fault, Flags, Level, Machine, MapError, PageSize, PhysAddr, UnmapError,
@@ -486,5 +486,114 @@ fn map_reports_out_of_frames() {
     assert!(
         phys(&m, &space, 0x1000).is_err(),
         "0x1000 translates after a map that reported OutOfFrames"
+    );
+}
+
+// Catches: the check that every missing table fits done with the wrong count or comparison (refusing a map that fits exactly, or building half a path before running out).
+#[test]
+fn map_needs_exactly_one_frame_per_missing_table() {
+    for (free, fits) in [(3, true), (2, false), (1, false)] {
+        // Frame 0 is never handed out; one frame for the PML4, one for data.
+        let mut m = Machine::new(3 + free);
+        let mut space = new_space(&mut m);
+        let frame = data_frame(&mut m);
+        assert_eq!(
+            m.frames.free_count(),
+            free,
+            "test bug: wrong number of free frames"
+        );
+        let got = space.map(&mut m, VirtAddr(0x1000), frame, RW);
+        if fits {
+            assert_eq!(
+                got,
+                Ok(()),
+                "map(0x1000) into an empty address space with {free} free frames: it needs \
+                 three tables (PDPT, PD, PT), which fit exactly"
+            );
+            assert_eq!(
+                m.frames.free_count(),
+                0,
+                "map(0x1000) built the PDPT, PD and PT"
+            );
+        } else {
+            assert_eq!(
+                got,
+                Err(MapError::OutOfFrames),
+                "map(0x1000) into an empty address space with {free} free frames: it needs \
+                 three tables (PDPT, PD, PT)"
+            );
+            assert_eq!(
+                m.frames.free_count(),
+                free,
+                "map(0x1000) with {free} free frames reported OutOfFrames but used {} of them: \
+                 check that all the missing tables fit before building any, so a failed map \
+                 leaves no half-built path",
+                free - m.frames.free_count()
+            );
+        }
+    }
+}
+
+/// An address space with a 4 KiB page at 0x1000 and, in the same PD, a 2 MiB
+/// page at 0x20_0000 (mapping physical 0), written straight into the tables
+/// as a kernel would: `map` only makes 4 KiB pages.
+fn space_with_a_huge_page(m: &mut Machine) -> AddressSpace {
+    let mut space = new_space(m);
+    let frame = data_frame(m);
+    map(&mut space, m, 0x1000, frame, RW);
+    let pd = raw_entry(&m.mem, space.cr3(), 0x1000, Level::Pdpt).expect("mapped") & ADDR_BITS;
+    let huge = (Flags::PRESENT | Flags::WRITABLE | Flags::HUGE_PAGE).bits();
+    m.mem.write_u64(PhysAddr(pd + 8), huge);
+    space
+}
+
+// Catches: unmap or protect taking a 2 MiB page for a 4 KiB mapping (checking only that the walk succeeded, not that it ended in a PT).
+#[test]
+fn unmap_and_protect_leave_huge_pages_alone() {
+    let mut m = Machine::new(64);
+    let mut space = space_with_a_huge_page(&mut m);
+    let before = raw_entry(&m.mem, space.cr3(), 0x20_0000, Level::Pd);
+    let got = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        space.unmap(&mut m, VirtAddr(0x20_0000))
+    }));
+    assert_eq!(
+        got.ok(),
+        Some(Err(UnmapError::NotMapped(VirtAddr(0x20_0000)))),
+        "unmap(0x200000), which is inside a 2 MiB page (a PD entry with HUGE_PAGE): no 4 KiB \
+         page is mapped there, so NotMapped (without a panic). Check the walk ended at a PT \
+         entry"
+    );
+    let got = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        space.protect(&mut m, VirtAddr(0x20_0000), Flags::EMPTY)
+    }));
+    assert_eq!(
+        got.ok(),
+        Some(Err(UnmapError::NotMapped(VirtAddr(0x20_0000)))),
+        "protect(0x200000), inside a 2 MiB page: no 4 KiB page is mapped there, so NotMapped"
+    );
+    assert_eq!(
+        raw_entry(&m.mem, space.cr3(), 0x20_0000, Level::Pd),
+        before,
+        "unmap and protect of 0x200000 failed, so the 2 MiB page's PD entry must be unchanged"
+    );
+}
+
+// Catches: destroy treating a huge-page entry as a pointer to a table (freeing the page's frame as a table, releasing whatever it holds).
+#[test]
+fn destroy_skips_huge_pages() {
+    let mut m = Machine::new(64);
+    let free_at_start = m.frames.free_count();
+    let space = space_with_a_huge_page(&mut m);
+    let got = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| space.destroy(&mut m)));
+    assert!(
+        got.is_ok(),
+        "destroy panicked on an address space with a 2 MiB page at 0x200000 (a PD entry with \
+         HUGE_PAGE, mapping physical 0): that entry maps a page, it is not a table to free"
+    );
+    assert_eq!(
+        m.frames.free_count(),
+        free_at_start,
+        "after destroy of an address space with a 4 KiB page and a 2 MiB page, the PML4, PDPT, \
+         PD, PT and the 4 KiB page's frame must be free (and nothing else)"
     );
 }

@@ -320,3 +320,40 @@ fn flush_tlb_forces_walks_again() {
         "after flush_tlb, translating 8 pages must walk each once (4 reads each)"
     );
 }
+
+// Catches: AddressSpace::translate combining the walk's permissions wrongly (XOR for AND on WRITABLE, AND or XOR for OR on NO_EXECUTE): tables that deny something must win.
+#[test]
+fn translate_combines_the_permissions_of_every_level() {
+    let (mut m, mut space, _) = setup(&[0x40_0000]);
+    // The kernel write-protects and forbids execution at two table levels
+    // above the (writable, executable) page: the PDPT and PD entries.
+    for level in [Level::Pml4, Level::Pdpt] {
+        let table = hidden_page_table_walker::raw_entry(&m.mem, space.cr3(), 0x40_0000, level)
+            .expect("mapped")
+            & hidden_page_table_walker::ADDR_BITS;
+        let index = (0x40_0000_u64 >> hidden_page_table_walker::shift(level.next().unwrap())) & 0x1ff;
+        let entry_addr = PhysAddr(table + index * 8);
+        let entry = m.mem.read_u64(entry_addr);
+        let denied = (entry & !Flags::WRITABLE.bits()) | Flags::NO_EXECUTE.bits();
+        m.mem.write_u64(entry_addr, denied);
+    }
+    space.flush_tlb();
+    let t = space
+        .translate(&m, VirtAddr(0x40_0008), Access::read())
+        .unwrap_or_else(|f| panic!("translate(0x400008, read): {}", fault_name(&f)));
+    assert!(
+        !t.flags.contains(Flags::WRITABLE) && t.flags.contains(Flags::NO_EXECUTE),
+        "0x400000 is mapped writable and executable, but its PDPT and PD entries clear \
+         WRITABLE and set NO_EXECUTE: the translation's flags must be neither writable nor \
+         executable (WRITABLE only if every level sets it, NO_EXECUTE if any level does), \
+         got {:?}",
+        t.flags
+    );
+    for access in [Access::write(), Access::execute()] {
+        assert!(
+            space.translate(&m, VirtAddr(0x40_0008), access).is_err(),
+            "translate(0x400008, {access:?}) must fault: the PDPT and PD entries forbid writes \
+             and execution"
+        );
+    }
+}

@@ -215,6 +215,68 @@ fn sweep_forgets_exactly_the_full_keys_and_counts_them() {
     assert!(limiter.is_empty());
 }
 
+// Catches: try_acquire sweeping a map of fewer than MIN_SWEEP keys (e.g. `||` for `&&` in the trigger), which the type's docs rule out.
+#[test]
+fn no_sweep_while_fewer_than_min_sweep_keys() {
+    let clock = ManualClock::new();
+    let limiter = KeyedLimiter::new(1, Rate::per_second(1), &clock);
+    for key in 0..MIN_SWEEP as u64 {
+        assert!(limiter.try_acquire(&key, 1));
+        assert_eq!(
+            limiter.len(),
+            key as usize + 1,
+            "KeyedLimiter::new(1, 1 per second): keys 0 to {key} each took their token one \
+             second apart (so every earlier key is full again): it holds {} keys, expected {}. \
+             try_acquire sweeps only when the map holds at least MIN_SWEEP = {MIN_SWEEP} keys \
+             and twice as many as after the previous sweep",
+            limiter.len(),
+            key + 1
+        );
+        clock.advance(Duration::from_secs(1));
+    }
+}
+
+// Catches: a sweep trigger that does not wait for the map to double since the previous sweep (e.g. `2 + after` for `2 * after`): it sweeps far more often than documented.
+#[test]
+fn the_next_sweep_waits_until_the_map_has_doubled() {
+    let clock = ManualClock::new();
+    let limiter = KeyedLimiter::new(1, Rate::per_second(1), &clock);
+    // MIN_SWEEP keys, all still limited; the next request sweeps (in vain)
+    // and leaves MIN_SWEEP keys behind.
+    for key in 0..=MIN_SWEEP as u64 {
+        assert!(limiter.try_acquire(&key, 1));
+    }
+    let after_first = MIN_SWEEP + 1;
+    assert_eq!(limiter.len(), after_first);
+    // Every key is full again from now on, but the map only grows until it
+    // holds twice the MIN_SWEEP keys the sweep left.
+    clock.advance(Duration::from_secs(2));
+    let mut key = 1_000_u64;
+    while limiter.len() < 2 * MIN_SWEEP {
+        let before = limiter.len();
+        assert!(limiter.try_acquire(&key, 1));
+        assert_eq!(
+            limiter.len(),
+            before + 1,
+            "KeyedLimiter::new(1, 1 per second) holding {before} keys, of which {after_first} \
+             are full again: a request of a new key went from {before} to {} keys. A sweep \
+             left {MIN_SWEEP} keys, so the next one waits until the map holds twice that, {}",
+            limiter.len(),
+            2 * MIN_SWEEP
+        );
+        key += 1;
+    }
+    assert!(limiter.try_acquire(&key, 1));
+    assert_eq!(
+        limiter.len(),
+        2 * MIN_SWEEP - after_first + 1,
+        "KeyedLimiter::new(1, 1 per second) holding {} keys, {after_first} of them full again, \
+         twice the {MIN_SWEEP} the previous sweep left: the next request must sweep the full \
+         ones away before adding its own key",
+        2 * MIN_SWEEP
+    );
+}
+
 // Catches: `n * emission` overflowing for a huge request on a keyed limiter, and admitting more than the capacity.
 #[test]
 fn requests_above_the_capacity_are_refused() {

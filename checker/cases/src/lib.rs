@@ -1,0 +1,142 @@
+//! The data-driven cases of oslings instructor test packs: one TOML format
+//! per exercise, shared by the checker (which parses and validates every
+//! case file when it loads a pack, so a mistake is the instructor's error up
+//! front) and the hidden suites (which parse the same text again and run it
+//! against the graded crate).
+//!
+//! | exercise | kind | format |
+//! |---|---|---|
+//! | bump-allocator | allocation trace | [`alloc::AllocTrace`] |
+//! | rate-limiter | event trace | [`rate::RateTrace`] |
+//! | page-table-walker | page-table scenario | [`paging::PageScenario`] |
+//! | shell | session script | [`session::Session`] |
+
+pub mod alloc;
+pub mod paging;
+pub mod rate;
+pub mod session;
+
+use serde::de::DeserializeOwned;
+use std::ops::Range;
+
+/// The kinds of case file, one per exercise that has one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// [`alloc::AllocTrace`], for the bump allocator.
+    AllocTrace,
+    /// [`rate::RateTrace`], for the rate limiter.
+    RateTrace,
+    /// [`paging::PageScenario`], for the page-table walker.
+    PageScenario,
+    /// [`session::Session`], for the shell.
+    ShellSession,
+}
+
+impl Kind {
+    /// The kind of case file `exercise` takes, if it takes any.
+    pub fn for_exercise(exercise: &str) -> Option<Kind> {
+        match exercise {
+            "bump-allocator" => Some(Kind::AllocTrace),
+            "rate-limiter" => Some(Kind::RateTrace),
+            "page-table-walker" => Some(Kind::PageScenario),
+            "shell" => Some(Kind::ShellSession),
+            _ => None,
+        }
+    }
+
+    /// What the pack guide calls this kind.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Kind::AllocTrace => "an allocation trace",
+            Kind::RateTrace => "a rate-limiter event trace",
+            Kind::PageScenario => "a page-table scenario",
+            Kind::ShellSession => "a shell session script",
+        }
+    }
+
+    /// Parses and validates `text` as a case of this kind; the error says
+    /// where (line and column) and what to write instead.
+    pub fn check(self, text: &str) -> Result<(), String> {
+        match self {
+            Kind::AllocTrace => parse::<alloc::AllocTrace>(text).map(drop),
+            Kind::RateTrace => parse::<rate::RateTrace>(text).map(drop),
+            Kind::PageScenario => parse::<paging::PageScenario>(text).map(drop),
+            Kind::ShellSession => parse::<session::Session>(text).map(drop),
+        }
+    }
+}
+
+/// A case format: its own checks beyond the shape the parser enforces.
+pub trait Case: DeserializeOwned {
+    /// Checks what the types cannot say.
+    fn validate(&self) -> Result<(), Invalid>;
+}
+
+/// A case that parses but cannot be right: what is wrong, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    /// Byte range in the file of the step (or value) at fault, if known.
+    pub span: Option<Range<usize>>,
+    /// What is wrong and what to write instead.
+    pub message: String,
+}
+
+impl Invalid {
+    /// An error about the whole file.
+    pub fn file(message: impl Into<String>) -> Invalid {
+        Invalid {
+            span: None,
+            message: message.into(),
+        }
+    }
+
+    /// An error about the step (or value) at `span`.
+    pub fn at(span: Range<usize>, message: impl Into<String>) -> Invalid {
+        Invalid {
+            span: Some(span),
+            message: message.into(),
+        }
+    }
+}
+
+/// Parses and validates one case file's text. The error starts with the
+/// line it is about when there is one (`line 7: ...`).
+pub fn parse<T: Case>(text: &str) -> Result<T, String> {
+    let case: T = toml::from_str(text).map_err(|err| err.to_string().trim_end().to_string())?;
+    case.validate().map_err(|invalid| match invalid.span {
+        Some(span) => format!("line {}: {}", line_of(text, span.start), invalid.message),
+        None => invalid.message,
+    })?;
+    Ok(case)
+}
+
+/// The 1-based line of byte `offset` in `text`.
+fn line_of(text: &str, offset: usize) -> usize {
+    text.get(..offset).unwrap_or(text).matches('\n').count() + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_exercise_with_cases_has_a_kind() {
+        for name in [
+            "bump-allocator",
+            "rate-limiter",
+            "page-table-walker",
+            "shell",
+        ] {
+            assert!(Kind::for_exercise(name).is_some(), "{name}");
+        }
+        assert_eq!(Kind::for_exercise("thread-pool"), None);
+    }
+
+    #[test]
+    fn a_parse_error_names_the_line() {
+        let err = Kind::AllocTrace
+            .check("capacity = 64\n\n[[steps]]\nop = \"alloc\"\nsize = \"big\"\n")
+            .unwrap_err();
+        assert!(err.contains("line 5"), "{err}");
+    }
+}

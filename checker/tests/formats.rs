@@ -1,0 +1,571 @@
+//! The report formats on a fixture report built in code (no grading, so
+//! these run in milliseconds): JUnit XML parsed back with an XML parser,
+//! Gradescope's `results.json`, GitHub Classroom's runner result and the
+//! Markdown table, each checked for its structure and pinned to a file in
+//! `tests/fixtures/` (`OSLINGS_BLESS=1` rewrites those files).
+
+use checker::model::{
+    CompileErrorReport, ExerciseReport, Outcome, PerformanceReport, Report, StageReport, TestReport,
+};
+use checker::report;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Text a test can print: markup, a CDATA end, an ANSI colour, NUL, a bell,
+/// a replacement character, a table pipe and a second line.
+const HOSTILE: &str = "assertion `left == right` failed: <Vec<&str>> & \"]]>\" \
+                       \u{1b}[31mred\u{1b}[0m nul\u{0} bell\u{7} bad\u{FFFD} a|b\n  left: 1";
+
+fn test(name: &str, stage: &str, outcome: Outcome, message: &str) -> TestReport {
+    TestReport {
+        name: name.to_string(),
+        stage: stage.to_string(),
+        outcome,
+        message: message.to_string(),
+        duration_ms: match outcome {
+            Outcome::NotRun | Outcome::CompileError => None,
+            _ => Some(250),
+        },
+        rerun: format!("cargo run -p checker -- ex --test {name}"),
+    }
+}
+
+fn stage(
+    name: &str,
+    number: usize,
+    passed: bool,
+    points: u32,
+    tests: (usize, usize),
+) -> StageReport {
+    StageReport {
+        name: name.to_string(),
+        title: format!("The {name} stage"),
+        number,
+        passed,
+        score: if passed { points } else { 0 },
+        max_score: points,
+        tests_passed: tests.0,
+        tests_total: tests.1,
+        section: format!("chapter.md#{name}"),
+    }
+}
+
+fn performance(status: &str, score: u32, ratio: Option<f64>, message: &str) -> PerformanceReport {
+    PerformanceReport {
+        status: status.to_string(),
+        score,
+        max_score: 10,
+        ratio_to_reference: ratio,
+        ratio_to_baselines: BTreeMap::new(),
+        reference_to_baselines: BTreeMap::new(),
+        workload_ratios: Vec::new(),
+        workloads: Vec::new(),
+        message: message.to_string(),
+    }
+}
+
+/// Three exercises: one part-way (every way a test can end), one that does
+/// not compile, one complete but slow.
+fn fixture() -> Report {
+    let partial = ExerciseReport {
+        name: "bump-allocator".to_string(),
+        title: "Bump allocator".to_string(),
+        score: 10,
+        max_score: 45,
+        crate_dir: "/students/ada/exercises/bump-allocator".to_string(),
+        compile_error: None,
+        stages: vec![
+            stage("align", 1, true, 10, (2, 2)),
+            stage("layout", 2, false, 10, (1, 5)),
+            stage("arena", 3, false, 15, (0, 2)),
+        ],
+        tests: vec![
+            test("align::rounds_up", "align", Outcome::Passed, ""),
+            test("align::rounds_down", "align", Outcome::Passed, ""),
+            test("layout::packs_fields", "layout", Outcome::Failed, HOSTILE),
+            test("layout::pads_the_end", "layout", Outcome::Passed, ""),
+            test(
+                "layout::huge_struct",
+                "layout",
+                Outcome::TimedOut,
+                "timed out after 1 s: a deadlock or an infinite loop?",
+            ),
+            test(
+                "layout::zero_sized",
+                "layout",
+                Outcome::Crashed,
+                "crashed: SIGSEGV (invalid memory access)",
+            ),
+            test(
+                "layout::spawns",
+                "layout",
+                Outcome::Leaked,
+                "passed, but left 1 process running",
+            ),
+            test("arena::fits", "arena", Outcome::NotRun, ""),
+            test("arena::exact_fit", "arena", Outcome::NotRun, ""),
+        ],
+        performance: Some(performance(
+            "not_run",
+            0,
+            None,
+            "measured once every correctness stage passes",
+        )),
+    };
+    let broken = ExerciseReport {
+        name: "thread-pool".to_string(),
+        title: "Thread pool".to_string(),
+        score: 0,
+        max_score: 30,
+        crate_dir: "/students/ada/exercises/thread-pool".to_string(),
+        compile_error: Some(CompileErrorReport {
+            in_graded_crate: true,
+            missing: false,
+            message: "error[E0308]: mismatched types\n --> src/lib.rs:3:5 <T>".to_string(),
+        }),
+        stages: vec![stage("workers", 1, false, 20, (0, 2))],
+        tests: vec![
+            test("workers::runs", "workers", Outcome::CompileError, ""),
+            test("workers::joins", "workers", Outcome::CompileError, ""),
+        ],
+        performance: Some(performance(
+            "not_run",
+            0,
+            None,
+            "the crate does not compile",
+        )),
+    };
+    let slow = ExerciseReport {
+        name: "rate-limiter".to_string(),
+        title: "Rate limiter".to_string(),
+        score: 25,
+        max_score: 30,
+        crate_dir: "/students/ada/exercises/rate-limiter".to_string(),
+        compile_error: None,
+        stages: vec![stage("bucket", 1, true, 20, (1, 1))],
+        tests: vec![test("bucket::refills", "bucket", Outcome::Passed, "")],
+        performance: Some(performance(
+            "measured",
+            5,
+            Some(2.25),
+            "2.25× the reference's time: half the points",
+        )),
+    };
+    Report {
+        schema_version: checker::model::SCHEMA_VERSION,
+        checker_version: "0.1.0".to_string(),
+        graded: "/students/ada".to_string(),
+        score: 35,
+        max_score: 105,
+        passed: false,
+        exercises: vec![partial, broken, slow],
+    }
+}
+
+/// Compares `actual` with `tests/fixtures/<name>`, or writes it there when
+/// `OSLINGS_BLESS` is set.
+fn pinned(name: &str, actual: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
+    if std::env::var_os("OSLINGS_BLESS").is_some() {
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "cannot read {} ({e}); write it with OSLINGS_BLESS=1 cargo test -p checker --test formats",
+            path.display()
+        )
+    });
+    assert!(
+        actual == expected,
+        "the {name} report changed shape. If that is intended, review the diff after \
+         `OSLINGS_BLESS=1 cargo test -p checker --test formats`.\n--- actual ---\n{actual}"
+    );
+}
+
+fn attr<'a>(node: roxmltree::Node<'a, '_>, name: &str) -> &'a str {
+    node.attribute(name)
+        .unwrap_or_else(|| panic!("<{}> has no {name}", node.tag_name().name()))
+}
+
+fn count(node: roxmltree::Node<'_, '_>, name: &str) -> usize {
+    attr(node, name).parse().unwrap()
+}
+
+fn elements<'a, 'input>(
+    node: roxmltree::Node<'a, 'input>,
+    name: &'static str,
+) -> impl Iterator<Item = roxmltree::Node<'a, 'input>> {
+    node.children()
+        .filter(move |c| c.is_element() && c.tag_name().name() == name)
+}
+
+/// The one `<failure>`, `<error>` or `<skipped>` of a testcase, if any.
+fn verdict<'a, 'input>(case: roxmltree::Node<'a, 'input>) -> Option<roxmltree::Node<'a, 'input>> {
+    let mut found = case.children().filter(|c| c.is_element());
+    let first = found.next();
+    assert!(found.next().is_none(), "a testcase has one verdict at most");
+    first
+}
+
+#[test]
+fn junit_is_valid_xml_with_one_testcase_per_hidden_test_and_right_counts() {
+    let report = fixture();
+    let xml = report::junit::render(&report);
+    let doc =
+        roxmltree::Document::parse(&xml).unwrap_or_else(|e| panic!("invalid XML ({e}):\n{xml}"));
+    let root = doc.root_element();
+    assert_eq!(root.tag_name().name(), "testsuites");
+
+    let suites: Vec<_> = elements(root, "testsuite").collect();
+    assert_eq!(
+        suites.iter().map(|s| attr(*s, "name")).collect::<Vec<_>>(),
+        ["bump-allocator", "thread-pool", "rate-limiter"]
+    );
+    let (mut tests, mut failures, mut errors, mut skipped) = (0, 0, 0, 0);
+    for (suite, exercise) in suites.iter().zip(&report.exercises) {
+        let cases: Vec<_> = elements(*suite, "testcase").collect();
+        // Every hidden test, the performance stage, and a build case when
+        // the crate does not compile.
+        let expected = exercise.tests.len() + 1 + usize::from(exercise.compile_error.is_some());
+        assert_eq!(cases.len(), expected, "{}", exercise.name);
+        let kinds: Vec<&str> = cases
+            .iter()
+            .map(|c| verdict(*c).map_or("pass", |v| v.tag_name().name()))
+            .collect();
+        let of = |kind: &str| kinds.iter().filter(|k| **k == kind).count();
+        assert_eq!(count(*suite, "tests"), cases.len());
+        assert_eq!(
+            count(*suite, "failures"),
+            of("failure"),
+            "{}",
+            exercise.name
+        );
+        assert_eq!(count(*suite, "errors"), of("error"), "{}", exercise.name);
+        assert_eq!(count(*suite, "skipped"), of("skipped"), "{}", exercise.name);
+        tests += cases.len();
+        failures += of("failure");
+        errors += of("error");
+        skipped += of("skipped");
+        for (case, test) in cases
+            .iter()
+            .filter(|c| attr(**c, "name") != "compile")
+            .zip(&exercise.tests)
+        {
+            assert_eq!(attr(*case, "name"), test.name);
+            assert_eq!(
+                attr(*case, "classname"),
+                format!("{}.{}", exercise.name, test.stage)
+            );
+        }
+        let properties: BTreeMap<&str, &str> = elements(*suite, "properties")
+            .flat_map(|p| elements(p, "property"))
+            .map(|p| (attr(p, "name"), attr(p, "value")))
+            .collect();
+        assert_eq!(properties["score"], exercise.score.to_string());
+        assert_eq!(properties["max_score"], exercise.max_score.to_string());
+    }
+    assert_eq!(count(root, "tests"), tests);
+    assert_eq!(count(root, "failures"), failures);
+    assert_eq!(count(root, "errors"), errors);
+    assert_eq!(count(root, "skipped"), skipped);
+    // bump-allocator: failed + leaked; timed out + crashed; two not run + perf not run.
+    // thread-pool: the build error; two tests and perf skipped.
+    // rate-limiter: perf measured below full points.
+    assert_eq!((tests, failures, errors, skipped), (16, 3, 3, 6));
+    // Eight tests ran, for 250 ms each.
+    assert_eq!(attr(root, "time"), "2.000");
+
+    let case = |suite: usize, name: &str| {
+        elements(suites[suite], "testcase")
+            .find(|c| attr(*c, "name") == name)
+            .unwrap_or_else(|| panic!("no testcase {name}"))
+    };
+    let failure = verdict(case(0, "layout::packs_fields")).unwrap();
+    assert_eq!(failure.tag_name().name(), "failure");
+    assert_eq!(attr(failure, "type"), "failed");
+    let text = failure.text().unwrap();
+    // Markup and the CDATA end survive as text; what XML cannot carry is
+    // spelled out; the rest of the message and the rerun command are there.
+    for expected in [
+        "<Vec<&str>> & \"]]>\"",
+        "\\u{1b}[31mred\\u{1b}[0m",
+        "nul\\u{0}",
+        "bell\\u{7}",
+        "bad\u{FFFD}",
+        "left: 1",
+        "Rerun it alone: cargo run -p checker -- ex --test layout::packs_fields",
+    ] {
+        assert!(text.contains(expected), "{expected:?} not in {text:?}");
+    }
+    assert!(attr(failure, "message").starts_with("assertion `left == right` failed: <Vec"));
+    assert!(
+        !attr(failure, "message").contains("left: 1"),
+        "the attribute is the first line"
+    );
+    assert_eq!(
+        verdict(case(0, "layout::huge_struct"))
+            .unwrap()
+            .tag_name()
+            .name(),
+        "error"
+    );
+    assert_eq!(
+        attr(verdict(case(0, "layout::zero_sized")).unwrap(), "type"),
+        "crashed"
+    );
+    assert_eq!(
+        attr(verdict(case(0, "layout::spawns")).unwrap(), "type"),
+        "leaked"
+    );
+    let not_run = verdict(case(0, "arena::fits")).unwrap();
+    assert_eq!(not_run.tag_name().name(), "skipped");
+    assert!(attr(not_run, "message").contains("stage 2 (layout) must pass first"));
+    assert_eq!(attr(case(0, "align::rounds_up"), "time"), "0.250");
+
+    let build = verdict(case(1, "compile")).unwrap();
+    assert_eq!(attr(case(1, "compile"), "classname"), "thread-pool.build");
+    assert_eq!(build.tag_name().name(), "error");
+    assert!(
+        build
+            .text()
+            .unwrap()
+            .contains("mismatched types\n --> src/lib.rs:3:5 <T>")
+    );
+    assert_eq!(
+        verdict(case(1, "workers::runs")).unwrap().tag_name().name(),
+        "skipped"
+    );
+
+    let perf = verdict(case(2, "performance")).unwrap();
+    assert_eq!(
+        attr(case(2, "performance"), "classname"),
+        "rate-limiter.performance"
+    );
+    assert_eq!(perf.tag_name().name(), "failure");
+    assert!(attr(perf, "message").starts_with("5 of 10 points"));
+
+    pinned("report.junit.xml", &xml);
+}
+
+#[test]
+fn gradescope_has_the_specified_shape_and_scores_that_add_up() {
+    let report = fixture();
+    let text = report::gradescope::render(&report);
+    let results: Value = serde_json::from_str(&text).unwrap();
+    let top: Vec<&str> = results
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    // Only keys Gradescope's specification defines at the top level.
+    let allowed = [
+        "score",
+        "execution_time",
+        "output",
+        "output_format",
+        "test_output_format",
+        "test_name_format",
+        "visibility",
+        "stdout_visibility",
+        "extra_data",
+        "tests",
+        "leaderboard",
+    ];
+    for key in &top {
+        assert!(
+            allowed.contains(key),
+            "`{key}` is not in Gradescope's results.json"
+        );
+    }
+    let visibilities = ["hidden", "after_due_date", "after_published", "visible"];
+    assert!(visibilities.contains(&results["visibility"].as_str().unwrap()));
+    assert!(visibilities.contains(&results["stdout_visibility"].as_str().unwrap()));
+    assert_eq!(results["execution_time"], 2, "eight tests of 250 ms");
+
+    let tests = results["tests"].as_array().unwrap();
+    // One entry per stage and one per performance stage: 3+1, 1+1, 1+1.
+    assert_eq!(tests.len(), 8);
+    let mut sum = 0.0;
+    let mut max = 0.0;
+    let mut numbers = Vec::new();
+    for test in tests {
+        for key in test.as_object().unwrap().keys() {
+            assert!(
+                [
+                    "score",
+                    "max_score",
+                    "status",
+                    "name",
+                    "name_format",
+                    "number",
+                    "output",
+                    "output_format",
+                    "tags",
+                    "visibility",
+                    "extra_data"
+                ]
+                .contains(&key.as_str()),
+                "`{key}` is not a Gradescope test field"
+            );
+        }
+        let score = test["score"].as_f64().unwrap();
+        let max_score = test["max_score"].as_f64().unwrap();
+        assert!(score <= max_score, "{test}");
+        let status = test["status"].as_str().unwrap();
+        assert_eq!(status == "passed", score == max_score, "{test}");
+        assert!(visibilities.contains(&test["visibility"].as_str().unwrap()));
+        sum += score;
+        max += max_score;
+        numbers.push(test["number"].as_str().unwrap().to_string());
+    }
+    assert_eq!(
+        results["score"].as_f64().unwrap(),
+        sum,
+        "the tests add up to the score"
+    );
+    assert_eq!(sum, f64::from(report.score));
+    assert_eq!(max, f64::from(report.max_score));
+    assert_eq!(
+        numbers,
+        ["1.1", "1.2", "1.3", "1.4", "2.1", "2.2", "3.1", "3.2"]
+    );
+
+    let layout = &tests[1];
+    assert_eq!(layout["name"], "Bump allocator: stage 2 — The layout stage");
+    let output = layout["output"].as_str().unwrap();
+    assert!(
+        output.starts_with("1 of 5 hidden tests pass. Read book/chapter.md#layout."),
+        "{output}"
+    );
+    for failing in [
+        "layout::packs_fields — failed",
+        "layout::huge_struct — timed out",
+        "<Vec<&str>>",
+        "Rerun it alone:",
+    ] {
+        assert!(output.contains(failing), "{failing:?} not in {output}");
+    }
+    assert!(
+        !output.contains("layout::pads_the_end"),
+        "passing tests are not listed"
+    );
+    assert_eq!(
+        tests[2]["output"],
+        "Not run yet: stage 2 (The layout stage) must pass first."
+    );
+    assert!(
+        tests[4]["output"]
+            .as_str()
+            .unwrap()
+            .contains("mismatched types")
+    );
+    assert_eq!(tests[7]["score"], 5.0);
+    assert!(tests[7]["output"].as_str().unwrap().contains("2.25×"));
+
+    pinned("report.gradescope.json", &text);
+}
+
+#[test]
+fn classroom_is_the_base64_runner_result_the_grading_reporter_reads() {
+    use base64::Engine as _;
+    let report = fixture();
+    let line = report::classroom::render(&report);
+    assert!(
+        line.ends_with('\n') && line.trim_end().lines().count() == 1,
+        "one line: {line}"
+    );
+    let json = base64::engine::general_purpose::STANDARD
+        .decode(line.trim_end())
+        .expect("the reporter decodes the step output as base64");
+    let result: Value = serde_json::from_slice(&json).unwrap();
+    assert_eq!(result["version"], 1);
+    assert_eq!(result["status"], "error", "an exercise does not compile");
+    assert_eq!(result["max_score"], report.max_score);
+    let tests = result["tests"].as_array().unwrap();
+    assert_eq!(tests.len(), 8);
+    // What the reporter does: totalPoints = sum of tests[].score; it prints
+    // name, status and message, and `line_no` when it is not 0.
+    let total: u64 = tests.iter().map(|t| t["score"].as_u64().unwrap()).sum();
+    assert_eq!(total, u64::from(report.score));
+    for test in tests {
+        assert!(["pass", "fail", "error"].contains(&test["status"].as_str().unwrap()));
+        assert!(test["name"].as_str().is_some_and(|n| !n.is_empty()));
+        assert!(test["message"].is_string());
+        assert_eq!(test["line_no"], 0);
+    }
+    assert_eq!(tests[0]["status"], "pass");
+    assert_eq!(tests[1]["status"], "fail");
+    assert!(
+        tests[1]["message"]
+            .as_str()
+            .unwrap()
+            .contains("layout::packs_fields")
+    );
+    assert_eq!(
+        tests[1]["test_code"],
+        "cargo run -p checker -- bump-allocator"
+    );
+
+    let mut all_passing = fixture();
+    all_passing.exercises.truncate(1);
+    all_passing.exercises[0].compile_error = None;
+    all_passing.passed = true;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(report::classroom::render(&all_passing).trim_end())
+        .unwrap();
+    let passing: Value = serde_json::from_slice(&decoded).unwrap();
+    assert_eq!(passing["status"], "pass");
+
+    let pretty = serde_json::to_string_pretty(&result).unwrap() + "\n";
+    pinned("report.classroom.json", &pretty);
+}
+
+#[test]
+fn markdown_is_one_table_row_per_stage_whatever_the_messages_hold() {
+    let report = fixture();
+    let text = report::markdown::render(&report);
+    assert!(
+        text.starts_with("### oslings: 35 of 105 points\n"),
+        "{text}"
+    );
+    assert!(
+        !text.chars().any(|c| c.is_control() && c != '\n'),
+        "control characters reach the summary: {text:?}"
+    );
+    let rows: Vec<&str> = text.lines().filter(|l| l.starts_with('|')).collect();
+    // Header, rule; 3 stages + perf; the compile row; 1 stage + perf.
+    assert_eq!(rows.len(), 2 + 4 + 1 + 2, "{text}");
+    for row in &rows {
+        // Five cells: six pipes that are not escaped.
+        let pipes = row.matches('|').count() - row.matches("\\|").count();
+        assert_eq!(pipes, 6, "{row}");
+    }
+    let layout = rows
+        .iter()
+        .find(|r| r.contains("2. The layout stage"))
+        .unwrap();
+    assert!(layout.contains("| 0/10 | ❌ 1/5 tests pass |"), "{layout}");
+    assert!(
+        layout.contains("`layout::packs_fields` failed: assertion"),
+        "{layout}"
+    );
+    assert!(layout.contains("&lt;Vec&lt;&str&gt;&gt;"), "{layout}");
+    assert!(layout.contains("a\\|b"), "{layout}");
+    assert!(
+        rows.iter()
+            .any(|r| r.contains("| 3. The arena stage | 0/15 | ⏸ not run |"))
+    );
+    assert!(rows.iter().any(|r| {
+        r.contains("| Thread pool | compile | 0/30 | ❌ does not compile | error[E0308]")
+    }));
+    assert!(
+        rows.iter()
+            .any(|r| r.contains("| performance | 5/10 | ⏱ 2.25× the reference |"))
+    );
+    pinned("report.md", &text);
+}

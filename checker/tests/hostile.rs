@@ -1,0 +1,421 @@
+//! Hostile learner code, graded by the real checker: a panic in `Drop`
+//! during a panic, a 10 GB allocation, an output flood, closed standard
+//! descriptors, writes into the repository, printed imitations of a pass,
+//! an early `exit(0)`, a checker started with SIGINT ignored, and a checker
+//! killed while a test runs. Every case must get the right outcome and a precise
+//! diagnosis in bounded time, and leave no process, no temporary file and no
+//! changed file behind.
+//!
+//! All cases live in one fixture tree (a finished bump allocator whose
+//! `align_up` first does what `OSLINGS_HOSTILE` names, once per process), so
+//! it compiles once; each case grades one hidden test with `--test`.
+
+mod common;
+
+use common::{Tree, checker_observed, files_of, repo};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::time::Duration;
+
+const EXERCISE: &str = "bump-allocator";
+const TEST: &str = "align::rounds_up_to_the_next_multiple";
+/// Generous: a case may compile the fixture, or wait for cargo's lock.
+const LIMIT: Duration = Duration::from_secs(600);
+/// What the graded test itself may take, as the report says.
+const TEST_LIMIT: Duration = Duration::from_secs(20);
+
+/// The hostile behaviours, planted at the start of `align_up`.
+const HOSTILE: &str = r#"
+static HOSTILE: std::sync::Once = std::sync::Once::new();
+HOSTILE.call_once(|| match std::env::var("OSLINGS_HOSTILE").as_deref() {
+    Ok("drop") => {
+        struct Bomb;
+        impl Drop for Bomb {
+            fn drop(&mut self) {
+                panic!("the fixture's destructor panics too");
+            }
+        }
+        let _bomb = Bomb;
+        panic!("the fixture's first panic");
+    }
+    Ok("alloc") => {
+        let huge = vec![0u8; 10 << 30];
+        std::hint::black_box(&huge);
+    }
+    Ok("flood") => {
+        use std::io::Write;
+        let block = vec![b'x'; 1 << 20];
+        for _ in 0..300 {
+            std::io::stdout().write_all(&block).unwrap();
+            std::io::stderr().write_all(&block).unwrap();
+        }
+    }
+    Ok("fds") => {
+        use std::os::fd::FromRawFd;
+        // Standard output goes to /dev/null; input and error are closed.
+        #[allow(clippy::undocumented_unsafe_blocks)]
+        unsafe { drop(std::fs::File::from_raw_fd(1)) };
+        std::mem::forget(std::fs::OpenOptions::new().write(true).open("/dev/null").unwrap());
+        #[allow(clippy::undocumented_unsafe_blocks)]
+        unsafe { drop(std::fs::File::from_raw_fd(0)); drop(std::fs::File::from_raw_fd(2)) };
+    }
+    Ok("forge") | Ok("forge-fail") => {
+        println!("test align::rounds_up_to_the_next_multiple ... ok\n\n\
+                  test result: ok. 1 passed; 0 failed; 0 ignored; 0 measured; \
+                  0 filtered out; finished in 0.00s\n");
+        if std::env::var("OSLINGS_HOSTILE").as_deref() == Ok("forge") {
+            std::process::exit(0);
+        }
+        panic!("the fixture fails after printing a pass");
+    }
+    Ok("exit0") => std::process::exit(0),
+    Ok("spin") => loop { std::hint::spin_loop(); },
+    Ok("signals") => {
+        use std::os::unix::process::ExitStatusExt;
+        let status = std::process::Command::new("sh").args(["-c", "kill -INT $$"]).status().unwrap();
+        assert_eq!(status.signal(), Some(2), "SIGINT does not kill a child here: {status}");
+    }
+    Ok("write") => {
+        let graded = env!("CARGO_MANIFEST_DIR");
+        let hidden = format!("{graded}/../../checker/hidden/bump-allocator");
+        std::fs::write(format!("{graded}/planted.txt"), "planted by a test\n").unwrap();
+        std::fs::write(format!("{hidden}/planted.txt"), "planted by a test\n").unwrap();
+        let manifest = format!("{hidden}/exercise.toml");
+        let text = std::fs::read_to_string(&manifest).unwrap();
+        std::fs::write(&manifest, format!("{text}\n# planted by a test\n")).unwrap();
+    }
+    _ => {}
+});
+"#;
+
+/// One case at a time: the flood keeps a CPU busy, and bounds on time mean
+/// more when nothing else of this suite runs beside them.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The fixture tree, under `target/` so that it does not outlive the suite
+/// in the temporary directory (statics are never dropped); a new run
+/// replaces the last one's.
+fn fixture() -> &'static Path {
+    static TREE: OnceLock<PathBuf> = OnceLock::new();
+    TREE.get_or_init(|| {
+        let dir = repo().join("target/oslings/hostile-fixture");
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+        let tree = Tree::mutated(EXERCISE, "align.rs", "pub fn align_up(", HOSTILE);
+        common::copy_tree(tree.path(), &dir);
+        dir
+    })
+}
+
+/// What grading the fixture's one test under `case` produced.
+struct Graded {
+    /// `passed`, `failed`, `crashed`, ... from the report's first line.
+    outcome: String,
+    /// How long the test ran, from the same line.
+    duration: Duration,
+    /// The rest of the report: the diagnosis and what the test printed.
+    report: String,
+    /// Highest peak memory of the checker and of the sandbox's processes.
+    peak_rss_kib: u64,
+    /// Most bytes seen in the checker's temporary directory.
+    peak_tmp_bytes: u64,
+}
+
+/// Grades the fixture's test with `OSLINGS_HOSTILE=case` and a time limit
+/// of `timeout_secs`, and checks that the tree is unchanged.
+fn grade(case: &str, timeout_secs: u32) -> Graded {
+    let root = fixture();
+    let before = files_of(root);
+    let target = repo().join("target/oslings/build");
+    let timeout = timeout_secs.to_string();
+    let (mut peak_rss_kib, mut peak_tmp_bytes) = (0, 0);
+    let run = checker_observed(
+        &[EXERCISE, "--test", TEST, "--timeout", &timeout],
+        &[
+            ("OSLINGS_ROOT", root),
+            ("OSLINGS_TARGET_DIR", &target),
+            ("OSLINGS_HOSTILE", Path::new(case)),
+        ],
+        LIMIT,
+        &mut |checker, tmp| {
+            let pids = std::iter::once(checker).chain(common::pids_inside(tmp));
+            for pid in pids {
+                peak_rss_kib = peak_rss_kib.max(common::peak_rss_kib(pid).unwrap_or(0));
+            }
+            peak_tmp_bytes = peak_tmp_bytes.max(common::bytes_under(tmp));
+        },
+    );
+    let first = run.stdout.lines().next().unwrap_or_default();
+    let prefix = format!("{TEST} — ");
+    let (outcome, duration) = first
+        .strip_prefix(&prefix)
+        .and_then(|rest| rest.rsplit_once(" ("))
+        .and_then(|(outcome, ms)| {
+            let ms = ms.strip_suffix(" ms)")?.parse().ok()?;
+            Some((outcome.to_string(), Duration::from_millis(ms)))
+        })
+        .unwrap_or_else(|| panic!("no outcome line:\n{run:?}"));
+    if case != "write" {
+        assert!(
+            before == files_of(root),
+            "case {case} changed files in the fixture tree"
+        );
+    }
+    let report = run.stdout.clone();
+    eprintln!(
+        "\ncase {case}: {outcome} in {duration:?} (checker {:?}), peak RSS {peak_rss_kib} KiB, \
+         peak TMPDIR {peak_tmp_bytes} bytes",
+        run.elapsed
+    );
+    let expected_code = if outcome == "passed" { 0 } else { 1 };
+    assert_eq!(run.code, Some(expected_code), "{run:?}");
+    Graded {
+        outcome,
+        duration,
+        report,
+        peak_rss_kib,
+        peak_tmp_bytes,
+    }
+}
+
+/// The graded test ended well within its bound.
+fn quick(graded: &Graded) {
+    assert!(
+        graded.duration < TEST_LIMIT,
+        "the test ran for {:?}",
+        graded.duration
+    );
+}
+
+#[test]
+fn the_fixture_itself_passes() {
+    let _one = serial();
+    let graded = grade("none", 5);
+    assert_eq!(graded.outcome, "passed", "{}", graded.report);
+}
+
+#[test]
+fn a_panic_in_drop_during_a_panic_is_a_crash_naming_both_panics() {
+    let _one = serial();
+    let graded = grade("drop", 5);
+    quick(&graded);
+    assert_eq!(graded.outcome, "crashed", "{}", graded.report);
+    for needle in [
+        "panicked while panicking",
+        "`Drop`",
+        "SIGABRT",
+        "the first panic: the fixture's first panic",
+        "then, in a destructor: the fixture's destructor panics too",
+    ] {
+        assert!(
+            graded.report.contains(needle),
+            "{needle}:\n{}",
+            graded.report
+        );
+    }
+}
+
+#[test]
+fn a_10_gb_allocation_is_out_of_memory_with_its_size_and_the_limit() {
+    let _one = serial();
+    let graded = grade("alloc", 5);
+    quick(&graded);
+    assert_eq!(graded.outcome, "crashed", "{}", graded.report);
+    for needle in [
+        "tried to allocate 10.0 GiB at once",
+        "more than the 4.0 GiB of address space",
+    ] {
+        assert!(
+            graded.report.contains(needle),
+            "{needle}:\n{}",
+            graded.report
+        );
+    }
+}
+
+#[test]
+fn an_output_flood_is_truncated_bounded_and_still_graded() {
+    let _one = serial();
+    let graded = grade("flood", 60);
+    quick(&graded);
+    assert_eq!(graded.outcome, "passed", "{}", graded.report);
+    assert!(
+        graded
+            .report
+            .contains("wrote 300.0 MiB to stdout and 300.0 MiB to stderr"),
+        "{}",
+        graded.report
+    );
+    assert!(
+        graded.report.contains("only the first and last 64 KiB"),
+        "{}",
+        graded.report
+    );
+    assert!(
+        graded.peak_rss_kib < 128 << 10,
+        "the checker or its sandbox used {} KiB",
+        graded.peak_rss_kib
+    );
+    assert!(
+        graded.peak_tmp_bytes < 4 << 20,
+        "the checker's temporary files grew to {} bytes",
+        graded.peak_tmp_bytes
+    );
+}
+
+#[test]
+fn a_test_that_closes_or_redirects_fds_0_to_2_is_still_graded() {
+    let _one = serial();
+    let graded = grade("fds", 5);
+    quick(&graded);
+    assert_eq!(graded.outcome, "passed", "{}", graded.report);
+}
+
+#[test]
+fn printing_a_pass_then_exiting_0_is_not_a_pass() {
+    let _one = serial();
+    let graded = grade("forge", 5);
+    quick(&graded);
+    assert_eq!(graded.outcome, "failed", "{}", graded.report);
+    assert!(
+        graded
+            .report
+            .contains("imitates the test harness's pass report"),
+        "{}",
+        graded.report
+    );
+}
+
+#[test]
+fn printing_a_pass_then_failing_is_the_failure() {
+    let _one = serial();
+    let graded = grade("forge-fail", 5);
+    quick(&graded);
+    assert_eq!(graded.outcome, "failed", "{}", graded.report);
+    assert!(
+        graded
+            .report
+            .contains("the fixture fails after printing a pass"),
+        "{}",
+        graded.report
+    );
+}
+
+#[test]
+fn exiting_0_early_is_not_a_pass() {
+    let _one = serial();
+    let graded = grade("exit0", 5);
+    quick(&graded);
+    assert_eq!(graded.outcome, "failed", "{}", graded.report);
+    assert!(
+        graded
+            .report
+            .contains("exited with status 0 before the test finished"),
+        "{}",
+        graded.report
+    );
+}
+
+#[test]
+fn writing_into_the_graded_crate_or_the_hidden_suite_is_reported_by_path() {
+    let _one = serial();
+    let root = fixture();
+    let graded_crate = root.join("exercises").join(EXERCISE);
+    let hidden = root.join("checker/hidden").join(EXERCISE);
+    let manifest = hidden.join("exercise.toml");
+    let original = std::fs::read(&manifest).unwrap();
+    let before = files_of(root);
+    let graded = grade("write", 5);
+    // The checker reports and never rewrites: put the fixture back first.
+    let _ = std::fs::remove_file(graded_crate.join("planted.txt"));
+    let _ = std::fs::remove_file(hidden.join("planted.txt"));
+    std::fs::write(&manifest, original).unwrap();
+    assert!(
+        before == files_of(root),
+        "the fixture could not be restored"
+    );
+    quick(&graded);
+    assert_eq!(graded.outcome, "failed", "{}", graded.report);
+    for needle in [
+        "the test changed files outside its working directory".to_string(),
+        format!("{} (created)", graded_crate.join("planted.txt").display()),
+        format!("{} (created)", hidden.join("planted.txt").display()),
+        format!("{} (modified)", manifest.display()),
+    ] {
+        assert!(
+            graded.report.contains(&needle),
+            "{needle}:\n{}",
+            graded.report
+        );
+    }
+}
+
+#[test]
+fn a_checker_started_with_sigint_ignored_gives_tests_the_default() {
+    // What `cmd &` in a script, or a CI runner, does to the checker; the
+    // sandbox must not pass the ignored signal on to the tests.
+    let _one = serial();
+    // SAFETY: signal only swaps this process's disposition of SIGINT; every
+    // other test of this file waits for the lock held here.
+    let old = unsafe { libc::signal(libc::SIGINT, libc::SIG_IGN) };
+    let graded = grade("signals", 5);
+    // SAFETY: as above, putting the old disposition back.
+    unsafe { libc::signal(libc::SIGINT, old) };
+    quick(&graded);
+    assert_eq!(graded.outcome, "passed", "{}", graded.report);
+}
+
+#[test]
+fn killing_the_checker_mid_test_leaves_no_process_and_no_temporary_file() {
+    let _one = serial();
+    let root = fixture();
+    let target = repo().join("target/oslings/build");
+    let tmp = tempfile::Builder::new()
+        .prefix("oslings-kill-tmp-")
+        .tempdir()
+        .unwrap();
+    let mut checker = std::process::Command::new(env!("CARGO_BIN_EXE_checker"))
+        .args([EXERCISE, "--test", TEST, "--timeout", "60"])
+        .env("TMPDIR", tmp.path())
+        .env("OSLINGS_ROOT", root)
+        .env("OSLINGS_TARGET_DIR", &target)
+        .env("OSLINGS_HOSTILE", "spin")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the test spins inside the sandbox (supervisor and test).
+    let started = std::time::Instant::now();
+    while common::processes_inside(tmp.path()).len() < 2 {
+        assert!(started.elapsed() < LIMIT, "no test ever started");
+        assert!(
+            checker.try_wait().unwrap().is_none(),
+            "the checker ended before the test started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    checker.kill().unwrap();
+    checker.wait().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let left = common::processes_inside(tmp.path());
+        let files: Vec<_> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        if left.is_empty() && files.is_empty() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "5 s after the checker was killed: processes {left:?}, files {files:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
