@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use checker::grade::{self, Grader, Tree};
 use checker::manifest::{self, Exercise};
-use checker::model::{Outcome, Report, SCHEMA_VERSION};
+use checker::model::{Outcome, PackUsed, Report, SCHEMA_VERSION};
 use checker::report::{self, text::Detail};
 use checker::{runner, sandbox};
 
@@ -391,6 +391,14 @@ fn grade(args: &GradeArgs) -> Result<ExitCode> {
         schema_version: SCHEMA_VERSION,
         checker_version: env!("CARGO_PKG_VERSION").to_string(),
         graded: grader.tree.label(),
+        packs: grader
+            .packs
+            .iter()
+            .map(|p| PackUsed {
+                name: p.name.clone(),
+                dir: p.dir.display().to_string(),
+            })
+            .collect(),
         score,
         max_score,
         passed: exercises.iter().all(|e| e.complete()),

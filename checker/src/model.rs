@@ -17,6 +17,10 @@ pub struct Report {
     pub checker_version: String,
     /// What was graded: `exercises`, `solutions`, or a directory.
     pub graded: String,
+    /// The instructors' test packs (`--pack`) that graded alongside (or
+    /// instead of) the shipped hidden tests; absent when there were none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub packs: Vec<PackUsed>,
     /// Points earned across every graded exercise.
     pub score: u32,
     /// Points available across every graded exercise.
@@ -25,6 +29,15 @@ pub struct Report {
     pub passed: bool,
     /// One entry per graded exercise, in course order.
     pub exercises: Vec<ExerciseReport>,
+}
+
+/// A test pack that took part in grading.
+#[derive(Debug, Clone, Serialize)]
+pub struct PackUsed {
+    /// The pack's name (from its `pack.toml`).
+    pub name: String,
+    /// Its directory, as given.
+    pub dir: String,
 }
 
 /// One exercise's results.

@@ -156,6 +156,7 @@ fn fixture() -> Report {
         schema_version: checker::model::SCHEMA_VERSION,
         checker_version: "0.1.0".to_string(),
         graded: "/students/ada".to_string(),
+        packs: Vec::new(),
         score: 35,
         max_score: 105,
         passed: false,

@@ -120,6 +120,11 @@ fn the_example_pack_passes_against_the_solutions_in_its_stages() {
             example.to_str().unwrap(),
             exercise,
         ]);
+        assert_eq!(
+            report["packs"][0]["name"], "example",
+            "the report does not say which pack graded: {:#}",
+            report["packs"]
+        );
         let ours = pack_tests(&report, "example");
         let found: Vec<(&str, &str)> = ours
             .iter()
