@@ -323,7 +323,13 @@ impl Grader {
                 stage.id,
                 stage_tests.len()
             ));
-            let results = runner::run_many(exercise, &stage_tests, self.jobs, self.timeout);
+            let results = runner::run_many(
+                exercise,
+                &stage_tests,
+                self.jobs,
+                self.timeout,
+                &[subject.crate_dir.clone(), scratch_dir.clone()],
+            );
             let mut all_passed = !stage_tests.is_empty();
             for (test, result) in stage_tests.iter().zip(results) {
                 let result = result?;

@@ -437,8 +437,12 @@ fn grade(args: &GradeArgs) -> Result<ExitCode> {
 
 /// `--test NAME`: run matching tests alone, in any stage, and show their output.
 fn run_single(grader: &Grader, exercise: &Exercise, filter: &str) -> Result<ExitCode> {
-    let tests = match grader.prepare(exercise, &|_| {})? {
-        grade::Prepared::Ready { tests, .. } => tests,
+    let (tests, watched) = match grader.prepare(exercise, &|_| {})? {
+        grade::Prepared::Ready {
+            tests,
+            subject,
+            scratch_dir,
+        } => (tests, [subject.crate_dir, scratch_dir]),
         grade::Prepared::Broken(_, failure) => {
             bail!("{} does not compile:\n{}", exercise.name, failure.message)
         }
@@ -463,7 +467,7 @@ fn run_single(grader: &Grader, exercise: &Exercise, filter: &str) -> Result<Exit
     let mut all_passed = true;
     let mut stdout = anstream::stdout();
     for test in &matching {
-        let result = runner::run_one(exercise, test, grader.timeout)?;
+        let result = runner::run_one(exercise, test, grader.timeout, &watched)?;
         let style = if result.outcome == Outcome::Passed {
             anstyle::AnsiColor::Green.on_default()
         } else {

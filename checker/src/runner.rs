@@ -116,17 +116,20 @@ pub fn limits_for(exercise: &Exercise, name: &str, default_timeout: Option<Durat
     limits
 }
 
-/// Runs one test alone in the sandbox.
+/// Runs one test alone in the sandbox. A test that changes a file of the
+/// hidden suite, of the exercise's crates or under `watched` (the graded crate,
+/// the generated project) fails, and the report names the files.
 pub fn run_one(
     exercise: &Exercise,
     test: &HiddenTest,
     default_timeout: Option<Duration>,
+    watched: &[PathBuf],
 ) -> Result<TestResult> {
     run_guarded(
         exercise,
         test,
         default_timeout,
-        &Mutex::new(Guard::new(exercise)),
+        &Mutex::new(Guard::new(exercise, watched)),
     )
 }
 
@@ -172,15 +175,17 @@ fn run_guarded(
     })
 }
 
-/// Runs `tests` with up to `jobs` at a time; results come back in input order.
+/// Runs `tests` with up to `jobs` at a time, watching files as [`run_one`]
+/// does; results come back in input order.
 pub fn run_many(
     exercise: &Exercise,
     tests: &[HiddenTest],
     jobs: usize,
     default_timeout: Option<Duration>,
+    watched: &[PathBuf],
 ) -> Vec<Result<TestResult>> {
     let next = AtomicUsize::new(0);
-    let guard = Mutex::new(Guard::new(exercise));
+    let guard = Mutex::new(Guard::new(exercise, watched));
     let results: Mutex<Vec<Option<Result<TestResult>>>> =
         Mutex::new((0..tests.len()).map(|_| None).collect());
     std::thread::scope(|scope| {

@@ -1,6 +1,7 @@
 //! Hostile learner code, graded by the real checker: a panic in `Drop`
 //! during a panic, a 10 GB allocation, an output flood, closed standard
-//! descriptors, writes into the repository, printed imitations of a pass,
+//! descriptors, writes into the repository and the checker's generated
+//! project, printed imitations of a pass,
 //! an early `exit(0)`, a checker started with SIGINT ignored, and a checker
 //! killed while a test runs. Every case must get the right outcome and a precise
 //! diagnosis in bounded time, and leave no process, no temporary file and no
@@ -83,6 +84,9 @@ HOSTILE.call_once(|| match std::env::var("OSLINGS_HOSTILE").as_deref() {
         let manifest = format!("{hidden}/exercise.toml");
         let text = std::fs::read_to_string(&manifest).unwrap();
         std::fs::write(&manifest, format!("{text}\n# planted by a test\n")).unwrap();
+        // The checker's generated project, where its cached results live.
+        let scratch = format!("{graded}/../../target/oslings/grade/exercises/bump-allocator");
+        std::fs::write(format!("{scratch}/planted.txt"), "planted by a test\n").unwrap();
     }
     _ => {}
 });
@@ -330,8 +334,10 @@ fn writing_into_the_graded_crate_or_the_hidden_suite_is_reported_by_path() {
     let manifest = hidden.join("exercise.toml");
     let original = std::fs::read(&manifest).unwrap();
     let before = files_of(root);
+    let scratch = root.join("target/oslings/grade/exercises").join(EXERCISE);
     let graded = grade("write", 5);
     // The checker reports and never rewrites: put the fixture back first.
+    let _ = std::fs::remove_file(scratch.join("planted.txt"));
     let _ = std::fs::remove_file(graded_crate.join("planted.txt"));
     let _ = std::fs::remove_file(hidden.join("planted.txt"));
     std::fs::write(&manifest, original).unwrap();
@@ -346,6 +352,7 @@ fn writing_into_the_graded_crate_or_the_hidden_suite_is_reported_by_path() {
         format!("{} (created)", graded_crate.join("planted.txt").display()),
         format!("{} (created)", hidden.join("planted.txt").display()),
         format!("{} (modified)", manifest.display()),
+        format!("{} (created)", scratch.join("planted.txt").display()),
     ] {
         assert!(
             graded.report.contains(&needle),

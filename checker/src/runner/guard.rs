@@ -21,30 +21,24 @@ pub(super) struct Guard {
 }
 
 impl Guard {
-    /// Watches the hidden suite of `exercise` and every crate that may be
-    /// graded for it: the repository's exercise and solution crates, and the
-    /// crate of `--exercises-from` when the checker was given one.
-    pub(super) fn new(exercise: &Exercise) -> Guard {
+    /// Watches the hidden suite of `exercise`, the repository's exercise and
+    /// solution crates for it, and `also` (the graded crate, wherever it is,
+    /// and the checker's generated project with its cached results).
+    pub(super) fn new(exercise: &Exercise, also: &[PathBuf]) -> Guard {
         let mut dirs = vec![exercise.dir.clone()];
-        let mut crates = Vec::new();
         if let Some(root) = exercise.dir.ancestors().nth(3) {
-            crates.push(root.join("exercises").join(&exercise.name));
-            crates.push(root.join("solutions").join(&exercise.name));
-        }
-        let mut args = std::env::args_os();
-        while let Some(arg) = args.next() {
-            if arg == "--exercises-from" {
-                if let Some(dir) = args.next().map(PathBuf::from) {
-                    crates.push(dir.join("exercises").join(&exercise.name));
-                    crates.push(dir.join(&exercise.name));
+            for tree in ["exercises", "solutions"] {
+                let dir = root.join(tree).join(&exercise.name);
+                if dir.join("Cargo.toml").is_file() {
+                    dirs.push(dir);
                 }
             }
         }
-        dirs.extend(
-            crates
-                .into_iter()
-                .filter(|dir| dir.join("Cargo.toml").is_file()),
-        );
+        for dir in also {
+            if dir.is_dir() && !dirs.iter().any(|d| d == dir) {
+                dirs.push(dir.clone());
+            }
+        }
         let files = snapshot(&dirs);
         Guard { dirs, files }
     }
