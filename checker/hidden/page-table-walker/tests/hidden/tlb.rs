@@ -1,7 +1,7 @@
 //! Stage 6: the TLB, and `AddressSpace::translate` through it. A TLB is
 //! graded by what it saves: memory reads, counted by `PhysMem`.
 
-use hidden_page_table_walker::{data_frame, fault_name};
+use hidden_page_table_walker::{ADDR_BITS, data_frame, fault_name, raw_entry, shift};
 use learner::{
     Access, AddressSpace, Fault, Flags, Level, Machine, PageSize, PhysAddr, Tlb, TlbEntry,
     Translation, Violation, VirtAddr,
@@ -327,12 +327,9 @@ fn translate_combines_the_permissions_of_every_level() {
     let (mut m, mut space, _) = setup(&[0x40_0000]);
     // The kernel write-protects and forbids execution at two table levels
     // above the (writable, executable) page: the PDPT and PD entries.
-    for level in [Level::Pml4, Level::Pdpt] {
-        let table = hidden_page_table_walker::raw_entry(&m.mem, space.cr3(), 0x40_0000, level)
-            .expect("mapped")
-            & hidden_page_table_walker::ADDR_BITS;
-        let index = (0x40_0000_u64 >> hidden_page_table_walker::shift(level.next().unwrap())) & 0x1ff;
-        let entry_addr = PhysAddr(table + index * 8);
+    for (above, level) in [(Level::Pml4, Level::Pdpt), (Level::Pdpt, Level::Pd)] {
+        let table = raw_entry(&m.mem, space.cr3(), 0x40_0000, above).expect("mapped") & ADDR_BITS;
+        let entry_addr = PhysAddr(table + ((0x40_0000 >> shift(level)) & 0x1ff) * 8);
         let entry = m.mem.read_u64(entry_addr);
         let denied = (entry & !Flags::WRITABLE.bits()) | Flags::NO_EXECUTE.bits();
         m.mem.write_u64(entry_addr, denied);

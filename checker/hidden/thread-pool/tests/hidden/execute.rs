@@ -260,3 +260,42 @@ fn new_with_zero_workers_panics() {
         Err(payload) => expect_not_a_todo(&*payload, "ThreadPool::new(0)"),
     }
 }
+
+/// CPU time (user + system) the thread `tid` of this process has used so far,
+/// from `/proc/self/task/<tid>/stat`.
+fn cpu_time_of(tid: i32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat"))
+        .unwrap_or_else(|e| panic!("cannot read /proc/self/task/{tid}/stat: {e}"));
+    // The fields after the command name (which may hold spaces), from field 3.
+    let fields: Vec<&str> = stat[stat.rfind(')').expect("a stat line") + 1..]
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| -> u64 { fields[i].parse().expect("a number of clock ticks") };
+    // SAFETY: sysconf only reads a configuration value.
+    let per_second = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) }).unwrap_or(100);
+    // utime and stime are fields 14 and 15.
+    Duration::from_millis((ticks(11) + ticks(12)) * 1000 / per_second)
+}
+
+// Catches: idle workers that spin (poll the queue in a loop, yield or re-lock it) instead of sleeping on a condition variable until a job comes.
+#[test]
+fn idle_workers_sleep() {
+    let pool = Pool::new(2);
+    let workers = expect_parallel(&pool, 2, "ThreadPool::new(2): 2 jobs were queued");
+    // The jobs are done; give the workers a moment to find the queue empty.
+    std::thread::sleep(Duration::from_millis(50));
+    let before: Vec<Duration> = workers.iter().map(|&t| cpu_time_of(t)).collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let used: Duration = workers
+        .iter()
+        .zip(&before)
+        .map(|(&t, &b)| cpu_time_of(t).saturating_sub(b))
+        .sum();
+    assert!(
+        used <= Duration::from_millis(50),
+        "the 2 workers of an idle ThreadPool::new(2) used {used:?} of CPU time in 500 ms with \
+         no job to run: a worker that finds the queue empty must sleep (wait on a condition \
+         variable) until execute queues a job, not keep checking the queue"
+    );
+    pool.leak();
+}
