@@ -3,7 +3,6 @@
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use indicatif::{ProgressBar, ProgressStyle};
 use std::ffi::OsString;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -316,8 +315,8 @@ fn select<'a>(course: &'a [Exercise], name: Option<&str>) -> Result<Vec<&'a Exer
     let close = names
         .iter()
         .copied()
-        .min_by_key(|candidate| edit_distance(candidate, name))
-        .filter(|c| edit_distance(c, name) <= c.len() / 2);
+        .min_by_key(|candidate| strsim::levenshtein(candidate, name))
+        .filter(|c| strsim::levenshtein(c, name) <= c.len() / 2);
     let suggestion = close
         .map(|c| format!(" Did you mean `{c}`?"))
         .unwrap_or_default();
@@ -325,35 +324,6 @@ fn select<'a>(course: &'a [Exercise], name: Option<&str>) -> Result<Vec<&'a Exer
         "there is no exercise called `{name}`.{suggestion} The exercises are: {}",
         names.join(", ")
     )
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = if ca == *cb {
-                prev
-            } else {
-                1 + prev.min(row[j]).min(cur)
-            };
-            prev = cur;
-        }
-    }
-    row[b.len()]
-}
-
-fn spinner() -> ProgressBar {
-    let bar = ProgressBar::new_spinner();
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} {msg} {elapsed:.dim}")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-    );
-    bar.enable_steady_tick(Duration::from_millis(120));
-    bar
 }
 
 fn grade(args: &GradeArgs) -> Result<ExitCode> {
@@ -378,7 +348,7 @@ fn grade(args: &GradeArgs) -> Result<ExitCode> {
     if let (Some(filter), Some(exercise)) = (&args.test, selected.first()) {
         return run_single(&grader, exercise, filter);
     }
-    let bar = spinner();
+    let bar = checker::status::spinner();
     let progress = |msg: &str| bar.set_message(msg.to_string());
     let mut exercises = Vec::new();
     for exercise in &selected {

@@ -474,27 +474,8 @@ fn unknown_exercise(course: &[Exercise], name: &str) -> String {
 /// The candidate closest to `name` by edit distance.
 fn closest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> &'a str {
     candidates
-        .min_by_key(|c| edit_distance(c, name))
+        .min_by_key(|c| strsim::levenshtein(c, name))
         .unwrap_or_default()
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = if ca == *cb {
-                prev
-            } else {
-                1 + prev.min(row[j]).min(cur)
-            };
-            prev = cur;
-        }
-    }
-    row[b.len()]
 }
 
 fn is_identifier(name: &str) -> bool {

@@ -16,7 +16,7 @@ use students::{EXERCISE, grade, grade_trusting_the_fork, partway};
 fn tamper(root: &Path) {
     let hidden = root.join("checker/hidden").join(EXERCISE);
     let mut emptied = 0;
-    for file in rust_files(&hidden.join("tests")) {
+    for file in common::rust_files(&hidden.join("tests")) {
         let text = std::fs::read_to_string(&file).unwrap();
         let mut out = String::new();
         let mut rest = text.as_str();
@@ -55,19 +55,6 @@ fn tamper(root: &Path) {
         "the stage gate moved: update this test"
     );
     std::fs::write(&grade_rs, text.replace(gate, "score: stage.points,")).unwrap();
-}
-
-fn rust_files(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            files.extend(rust_files(&path));
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            files.push(path);
-        }
-    }
-    files
 }
 
 /// The grade, without what differs between two trees and two runs (paths,
