@@ -162,11 +162,7 @@ fn guard<R>(name: &str, step: usize, call: &str, f: impl FnOnce() -> R) -> R {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(value) => value,
         Err(payload) => {
-            let reason = payload
-                .downcast_ref::<String>()
-                .map(String::as_str)
-                .or_else(|| payload.downcast_ref::<&str>().copied())
-                .unwrap_or("(no message)");
+            let reason = oslings_harness::panic_reason(&*payload);
             if reason.starts_with("not yet implemented") {
                 panic!(
                     "case {name}, step {step}: {call} reached a todo!() ({reason}): fill in that blank first"

@@ -168,11 +168,7 @@ fn guard<R>(name: &str, call: &str, context: Option<&Context<'_>>, f: impl FnOnc
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(value) => value,
         Err(payload) => {
-            let reason = payload
-                .downcast_ref::<String>()
-                .map(String::as_str)
-                .or_else(|| payload.downcast_ref::<&str>().copied())
-                .unwrap_or("(no message)");
+            let reason = oslings_harness::panic_reason(&*payload);
             let at = context.map_or(String::new(), |c| format!(", event {}", c.index + 1));
             if reason.starts_with("not yet implemented") {
                 panic!(
