@@ -555,47 +555,17 @@ fn killing_the_checker_mid_test_leaves_nothing_running() {
         ALIGN_UP,
         "loop { std::hint::spin_loop(); }",
     );
-    let tmp = tempfile::Builder::new()
-        .prefix("oslings-kill-tmp-")
-        .tempdir()
-        .unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_checker"))
-        .args([
+    common::kill_checker_mid_test(
+        &[
             "--exercises-from",
             tree.path().to_str().unwrap(),
             EXERCISE,
             "--timeout",
             "60",
-        ])
-        .env("TMPDIR", tmp.path())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    // Wait until a hidden test is spinning inside the sandbox.
-    let started = std::time::Instant::now();
-    while common::processes_inside(tmp.path()).len() < 2 {
-        assert!(started.elapsed() < BUILD_LIMIT, "no test ever started");
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the checker ended before a test started"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    loop {
-        let left = common::processes_inside(tmp.path());
-        if left.is_empty() {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "still running 5 s after the checker was killed: {left:?}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+        ],
+        &[],
+        BUILD_LIMIT,
+    );
 }
 
 #[test]

@@ -382,47 +382,14 @@ fn killing_the_checker_mid_test_leaves_no_process_and_no_temporary_file() {
     let _one = serial();
     let root = fixture();
     let target = repo().join("target/oslings/build");
-    let tmp = tempfile::Builder::new()
-        .prefix("oslings-kill-tmp-")
-        .tempdir()
-        .unwrap();
-    let mut checker = std::process::Command::new(env!("CARGO_BIN_EXE_checker"))
-        .args([EXERCISE, "--test", TEST, "--timeout", "60"])
-        .env("TMPDIR", tmp.path())
-        .env("OSLINGS_ROOT", root)
-        .env("OSLINGS_TARGET_DIR", &target)
-        .env("OSLINGS_HOSTILE", "spin")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    // Wait until the test spins inside the sandbox (supervisor and test).
-    let started = std::time::Instant::now();
-    while common::processes_inside(tmp.path()).len() < 2 {
-        assert!(started.elapsed() < LIMIT, "no test ever started");
-        assert!(
-            checker.try_wait().unwrap().is_none(),
-            "the checker ended before the test started"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    checker.kill().unwrap();
-    checker.wait().unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    loop {
-        let left = common::processes_inside(tmp.path());
-        let files: Vec<_> = std::fs::read_dir(tmp.path())
-            .unwrap()
-            .flatten()
-            .map(|e| e.path())
-            .collect();
-        if left.is_empty() && files.is_empty() {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "5 s after the checker was killed: processes {left:?}, files {files:?}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let hostile = Path::new("spin");
+    common::kill_checker_mid_test(
+        &[EXERCISE, "--test", TEST, "--timeout", "60"],
+        &[
+            ("OSLINGS_ROOT", root),
+            ("OSLINGS_TARGET_DIR", &target),
+            ("OSLINGS_HOSTILE", hostile),
+        ],
+        LIMIT,
+    );
 }

@@ -265,6 +265,54 @@ pub fn checker_observed(
     run
 }
 
+/// Starts the checker with `args` and `env` and a private TMPDIR, kills it
+/// (SIGKILL) as soon as a hidden test is running inside that TMPDIR (the
+/// supervisor and the test), then requires that within 5 s no process is
+/// left there and no temporary file either.
+pub fn kill_checker_mid_test(args: &[&str], env: &[(&str, &Path)], start_limit: Duration) {
+    let tmp = tempfile::Builder::new()
+        .prefix("oslings-kill-tmp-")
+        .tempdir()
+        .unwrap();
+    let mut checker = Command::new(env!("CARGO_BIN_EXE_checker"))
+        .args(args)
+        .env("TMPDIR", tmp.path())
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while processes_inside(tmp.path()).len() < 2 {
+        if started.elapsed() > start_limit || checker.try_wait().unwrap().is_some() {
+            let _ = checker.kill();
+            let _ = checker.wait();
+            panic!("no hidden test started within {start_limit:?}: {args:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    checker.kill().unwrap();
+    checker.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let left = processes_inside(tmp.path());
+        let files: Vec<_> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        if left.is_empty() && files.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "5 s after the checker was killed: processes {left:?}, files {files:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Every process as (pid, working directory, command line).
 fn processes() -> Vec<(String, Option<PathBuf>, String)> {
     let mut found = Vec::new();
