@@ -7,7 +7,6 @@
 //! The threads start together at a `Barrier`, so they really do race.
 
 use std::panic::resume_unwind;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread;
 
@@ -16,7 +15,9 @@ use rstest::rstest;
 
 mod common;
 
-use common::{MS, admitted_in_a_row, assert_send_sync, per_second, within};
+use common::{
+    MS, admitted_in_a_row, admitted_while_the_clock_moves, assert_send_sync, per_second, within,
+};
 
 #[test]
 fn one_thread_sees_an_ordinary_token_bucket() {
@@ -188,35 +189,7 @@ fn threads_racing_a_moving_clock_get_the_capacity_plus_what_was_earned() {
     // of it first leaves 10 to race for at the start.
     let bucket = SharedTokenBucket::new(10_000, per_second(1_000), &clock);
     assert!(bucket.try_acquire(10_000 - 10), "taking all but 10 tokens");
-    let done = AtomicBool::new(false);
-    let admitted = AtomicU64::new(0);
-    let start_line = Barrier::new(THREADS + 1);
-    thread::scope(|scope| {
-        for _ in 0..THREADS {
-            scope.spawn(|| {
-                start_line.wait();
-                loop {
-                    // Read `done` first: a refusal seen after the clock's last
-                    // tick means the bucket is empty for good.
-                    let finished = done.load(Ordering::SeqCst);
-                    if bucket.try_acquire(1) {
-                        admitted.fetch_add(1, Ordering::Relaxed);
-                    } else if finished {
-                        break;
-                    }
-                }
-            });
-        }
-        start_line.wait();
-        for _ in 0..TICKS {
-            clock.advance_nanos(MS);
-            for _ in 0..1_000 {
-                std::hint::spin_loop();
-            }
-        }
-        done.store(true, Ordering::SeqCst);
-    });
-    let admitted = admitted.into_inner();
+    let admitted = admitted_while_the_clock_moves(THREADS, TICKS, &clock, || bucket.try_acquire(1));
     assert_eq!(
         admitted,
         10 + TICKS,

@@ -8,7 +8,6 @@
 //! finish stage 1 first.
 
 use std::panic::resume_unwind;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::Duration;
@@ -19,8 +18,8 @@ use rstest::rstest;
 mod common;
 
 use common::{
-    MS, SECOND, admitted_in_a_row, assert_same_decisions, assert_send_sync, decisions, per_second,
-    random_trace, within,
+    MS, SECOND, admitted_in_a_row, admitted_while_the_clock_moves, assert_same_decisions,
+    assert_send_sync, decisions, per_second, random_trace, within,
 };
 
 #[rstest]
@@ -169,33 +168,7 @@ fn threads_racing_a_moving_clock_get_what_was_left_plus_what_was_earned() {
     // can leave unclaimed, so no earned token is lost to the cap.
     let gcra = Gcra::new(10_000, per_second(1_000), &clock);
     assert!(gcra.try_acquire(10_000 - 10), "taking all but 10 tokens");
-    let done = AtomicBool::new(false);
-    let admitted = AtomicU64::new(0);
-    let start_line = Barrier::new(THREADS + 1);
-    thread::scope(|scope| {
-        for _ in 0..THREADS {
-            scope.spawn(|| {
-                start_line.wait();
-                loop {
-                    let finished = done.load(Ordering::SeqCst);
-                    if gcra.try_acquire(1) {
-                        admitted.fetch_add(1, Ordering::Relaxed);
-                    } else if finished {
-                        break;
-                    }
-                }
-            });
-        }
-        start_line.wait();
-        for _ in 0..TICKS {
-            clock.advance_nanos(MS);
-            for _ in 0..1_000 {
-                std::hint::spin_loop();
-            }
-        }
-        done.store(true, Ordering::SeqCst);
-    });
-    let admitted = admitted.into_inner();
+    let admitted = admitted_while_the_clock_moves(THREADS, TICKS, &clock, || gcra.try_acquire(1));
     assert_eq!(
         admitted,
         10 + TICKS,

@@ -9,6 +9,8 @@
 
 use std::ops::Deref;
 use std::panic;
+use std::sync::Barrier;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
 use std::time::Duration;
@@ -23,6 +25,48 @@ pub const SECOND: u64 = 1_000_000_000;
 /// How long a call may take before [`within`] gives up on it. Far longer
 /// than a correct limiter ever needs: on a manual clock nothing waits.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Races `threads` threads calling `try_acquire` (one token each time)
+/// while this thread moves `clock` forward one millisecond at a time,
+/// `ticks` times, then lets them drain what is left; returns how many calls
+/// were admitted. A refusal seen after the last tick ends a thread: by then
+/// the limiter holds nothing more to give.
+pub fn admitted_while_the_clock_moves(
+    threads: usize,
+    ticks: u64,
+    clock: &ManualClock,
+    try_acquire: impl Fn() -> bool + Sync,
+) -> u64 {
+    let done = AtomicBool::new(false);
+    let admitted = AtomicU64::new(0);
+    let start_line = Barrier::new(threads + 1);
+    thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                start_line.wait();
+                loop {
+                    // Read `done` first: a refusal seen after the clock's last
+                    // tick means the limiter is empty for good.
+                    let finished = done.load(Ordering::SeqCst);
+                    if try_acquire() {
+                        admitted.fetch_add(1, Ordering::Relaxed);
+                    } else if finished {
+                        break;
+                    }
+                }
+            });
+        }
+        start_line.wait();
+        for _ in 0..ticks {
+            clock.advance_nanos(MS);
+            for _ in 0..1_000 {
+                std::hint::spin_loop();
+            }
+        }
+        done.store(true, Ordering::SeqCst);
+    });
+    admitted.into_inner()
+}
 
 /// `tokens` per second.
 pub fn per_second(tokens: u64) -> Rate {
