@@ -173,16 +173,27 @@ pub struct Session {
 }
 
 impl Session {
-    /// Starts `command` in a new session (its own process group too).
-    /// `after_setsid` runs in the child right after `setsid`.
+    /// Starts `command` in a new session (its own process group too), with
+    /// every signal at its default disposition; with `tty`, the child's
+    /// standard input becomes the session's controlling terminal.
     pub fn spawn(command: &mut Command, tty: bool) -> Session {
         become_subreaper();
         // SAFETY: between fork and exec the closure only calls
-        // async-signal-safe functions (setsid, ioctl).
+        // async-signal-safe functions (setsid, signal, ioctl).
         unsafe {
             command.pre_exec(move || {
                 if libc::setsid() < 0 {
                     return Err(std::io::Error::last_os_error());
+                }
+                // Ignored signals survive exec. Run from a shell script in
+                // the background (`&`, `nohup`) this suite would start both
+                // shells with SIGINT and SIGQUIT ignored; /bin/sh then cannot
+                // un-ignore them for its children, and the comparisons with
+                // it would depend on how the suite was started.
+                for signal in 1..32 {
+                    if signal != libc::SIGKILL && signal != libc::SIGSTOP {
+                        libc::signal(signal, libc::SIG_DFL);
+                    }
                 }
                 if tty && libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
                     return Err(std::io::Error::last_os_error());
