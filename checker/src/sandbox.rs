@@ -376,15 +376,10 @@ pub fn supervise(
     unsafe {
         command.pre_exec(move || {
             libc::setpgid(0, 0);
-            // Ignored signals survive exec: a checker started in the
-            // background (`&`, `nohup`, a CI runner) would pass on an
-            // ignored SIGINT or SIGHUP, and a test that compares the graded
-            // code with /bin/sh would get a different answer there.
-            for signal in 1..32 {
-                if signal != libc::SIGKILL && signal != libc::SIGSTOP {
-                    libc::signal(signal, libc::SIG_DFL);
-                }
-            }
+            // A checker started in the background must not pass on its
+            // ignored signals: a test comparing the graded code with /bin/sh
+            // would get a different answer there.
+            oslings_harness::default_signal_dispositions();
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
             set_limit(libc::RLIMIT_AS, limits.memory_bytes);
             set_limit(libc::RLIMIT_CPU, cpu_secs);

@@ -185,16 +185,9 @@ impl Session {
                 if libc::setsid() < 0 {
                     return Err(std::io::Error::last_os_error());
                 }
-                // Ignored signals survive exec. Run from a shell script in
-                // the background (`&`, `nohup`) this suite would start both
-                // shells with SIGINT and SIGQUIT ignored; /bin/sh then cannot
-                // un-ignore them for its children, and the comparisons with
-                // it would depend on how the suite was started.
-                for signal in 1..32 {
-                    if signal != libc::SIGKILL && signal != libc::SIGSTOP {
-                        libc::signal(signal, libc::SIG_DFL);
-                    }
-                }
+                // Or the comparisons with /bin/sh would depend on whether
+                // this suite was started in the background.
+                oslings_harness::default_signal_dispositions();
                 if tty && libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
                     return Err(std::io::Error::last_os_error());
                 }
