@@ -330,3 +330,197 @@ impl Drop for Pinned {
         }
     }
 }
+
+/// The kernel's scheduling state of thread `tid` of this process (`R`
+/// running, `S` asleep, ...), from `/proc/self/task/<tid>/stat`; `None` once
+/// the thread is gone.
+pub fn thread_state(tid: i32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
+    stat[stat.rfind(')')? + 1..]
+        .split_whitespace()
+        .next()?
+        .chars()
+        .next()
+}
+
+/// How a thread stands after [`settle`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settled {
+    /// Asleep in the kernel (blocked on a futex, a pipe, ...).
+    Asleep,
+    /// Gone from `/proc/self/task` (it returned).
+    Gone,
+    /// Still running or runnable when the patience ran out.
+    Busy,
+}
+
+/// Waits up to `patience` for thread `tid` to be asleep in the kernel (state
+/// `S` at three looks in a row, 2 ms apart: a thread only passing through a
+/// short sleep is not taken for one that waits) or gone. An event, not a
+/// guess: a pool's idle worker, a blocked submitter or a `join` that waits
+/// all end up asleep, whatever the machine's load.
+pub fn settle(tid: i32, patience: Duration) -> Settled {
+    let deadline = Instant::now() + patience;
+    let mut asleep_in_a_row = 0;
+    loop {
+        match thread_state(tid) {
+            None => return Settled::Gone,
+            Some('S') => asleep_in_a_row += 1,
+            Some(_) => asleep_in_a_row = 0,
+        }
+        if asleep_in_a_row >= 3 {
+            return Settled::Asleep;
+        }
+        if Instant::now() >= deadline {
+            return Settled::Busy;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// [`settle`] for each of `tids`; the ones that are not asleep (or gone)
+/// within `patience` in all.
+pub fn not_asleep(tids: &BTreeSet<i32>, patience: Duration) -> BTreeSet<i32> {
+    let deadline = Instant::now() + patience;
+    tids.iter()
+        .copied()
+        .filter(|&t| settle(t, deadline.saturating_duration_since(Instant::now())) == Settled::Busy)
+        .collect()
+}
+
+/// What thread `tid` has done so far: its CPU time in clock ticks (user +
+/// system) and its context switches (voluntary + involuntary). A thread
+/// asleep on a condition variable adds to neither; one that polls adds to
+/// one or the other, whatever the load (on an idle CPU it burns ticks, on a
+/// busy one it is switched out over and over).
+pub fn activity(tid: i32) -> (u64, u64) {
+    let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat"))
+        .unwrap_or_else(|e| panic!("cannot read /proc/self/task/{tid}/stat: {e}"));
+    let fields: Vec<&str> = stat[stat.rfind(')').expect("a stat line") + 1..]
+        .split_whitespace()
+        .collect();
+    // utime and stime are fields 14 and 15 (11 and 12 after the name).
+    let ticks = |i: usize| -> u64 { fields[i].parse().expect("a number of clock ticks") };
+    let status = std::fs::read_to_string(format!("/proc/self/task/{tid}/status"))
+        .unwrap_or_else(|e| panic!("cannot read /proc/self/task/{tid}/status: {e}"));
+    let switches = status
+        .lines()
+        .filter(|line| line.contains("ctxt_switches:"))
+        .filter_map(|line| line.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .sum();
+    (ticks(11) + ticks(12), switches)
+}
+
+/// Starts `f` on a helper thread like [`in_background`], and also returns
+/// the helper's thread id, so that a test can wait for it to block.
+pub fn in_background_with_tid<R: Send + 'static>(
+    f: impl FnOnce() -> R + Send + 'static,
+) -> (i32, mpsc::Receiver<R>) {
+    let (tid_sender, tid_receiver) = mpsc::channel();
+    let receiver = in_background(move || {
+        let _ = tid_sender.send(tid());
+        f()
+    });
+    let helper = tid_receiver
+        .recv_timeout(PATIENCE)
+        .expect("a helper thread did not start");
+    (helper, receiver)
+}
+
+/// A thread held in a signal handler (see [`freeze`]) until the guard is
+/// dropped: while frozen, it can neither take a lock nor return from a
+/// `Condvar::wait`, so a test decides who gets there first instead of
+/// hoping for it.
+#[derive(Debug)]
+pub struct Frozen {
+    _one_at_a_time: std::sync::MutexGuard<'static, ()>,
+}
+
+/// The pipes the handler of `SIGUSR1` writes its "I am frozen" to and reads
+/// its release from, created (and the handler installed) once.
+fn freezer() -> (i32, i32) {
+    static PIPES: std::sync::OnceLock<(i32, i32)> = std::sync::OnceLock::new();
+    *PIPES.get_or_init(|| {
+        let mut ack = [0; 2];
+        let mut release = [0; 2];
+        // SAFETY: pipe2 writes two descriptors into each valid array.
+        let ok = unsafe {
+            libc::pipe2(ack.as_mut_ptr(), libc::O_CLOEXEC) == 0
+                && libc::pipe2(release.as_mut_ptr(), libc::O_CLOEXEC) == 0
+        };
+        assert!(ok, "cannot create the freezer's pipes");
+        ACK.store(ack[1], Ordering::SeqCst);
+        RELEASE.store(release[0], Ordering::SeqCst);
+        // SAFETY: an all-zero sigaction is valid; the handler only calls
+        // write and read, which are async-signal-safe.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = frozen_in_handler as extern "C" fn(libc::c_int) as usize;
+            action.sa_flags = libc::SA_RESTART;
+            libc::sigemptyset(&mut action.sa_mask);
+            assert_eq!(
+                libc::sigaction(libc::SIGUSR1, &action, std::ptr::null_mut()),
+                0,
+                "cannot install the freezer's SIGUSR1 handler"
+            );
+        }
+        (ack[0], release[1])
+    })
+}
+
+static ACK: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
+static RELEASE: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
+
+extern "C" fn frozen_in_handler(_: libc::c_int) {
+    let byte = [1_u8];
+    let mut got = [0_u8];
+    // SAFETY: write and read are async-signal-safe, on the freezer's own
+    // pipes, with valid one-byte buffers.
+    unsafe {
+        libc::write(ACK.load(Ordering::SeqCst), byte.as_ptr().cast(), 1);
+        while libc::read(RELEASE.load(Ordering::SeqCst), got.as_mut_ptr().cast(), 1) != 1 {}
+    }
+}
+
+/// Holds thread `tid` (of this process) in a signal handler until the
+/// returned guard is dropped. A thread asleep in `Condvar::wait` stays off
+/// the condition variable meanwhile: a notification sent now wakes nobody,
+/// but its wait returns as soon as it is let go (the condition variable has
+/// changed), after whatever the test did in between.
+pub fn freeze(tid: i32) -> Frozen {
+    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+    let guard = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
+    let (ack, _) = freezer();
+    // SAFETY: tgkill only sends a signal; `tid` is a thread of this process.
+    let rc = unsafe { libc::syscall(libc::SYS_tgkill, libc::getpid(), tid, libc::SIGUSR1) };
+    assert_eq!(rc, 0, "cannot signal thread {tid}");
+    let mut poll = libc::pollfd {
+        fd: ack,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let millis = PATIENCE.as_millis() as libc::c_int;
+    // SAFETY: poll reads one valid pollfd; read fills a valid one-byte buffer.
+    let frozen = unsafe {
+        libc::poll(&mut poll, 1, millis) == 1 && {
+            let mut byte = [0_u8];
+            libc::read(ack, byte.as_mut_ptr().cast(), 1) == 1
+        }
+    };
+    assert!(
+        frozen,
+        "thread {tid} did not enter the freezer's signal handler"
+    );
+    Frozen {
+        _one_at_a_time: guard,
+    }
+}
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        let (_, release) = freezer();
+        let byte = [1_u8];
+        // SAFETY: writes one byte from a valid buffer to the freezer's pipe.
+        unsafe { libc::write(release, byte.as_ptr().cast(), 1) };
+    }
+}

@@ -7,9 +7,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use std::sync::mpsc;
+
 use hidden_thread_pool::{
-    Gate, PATIENCE, Pool, Tally, expect_not_a_todo, finishes_within, in_background, occupy_workers,
-    thread_cpu_time,
+    Gate, PATIENCE, Pool, Settled, Tally, activity, expect_not_a_todo, finishes_within, freeze,
+    in_background, in_background_with_tid, occupy_workers, settle, tid,
 };
 use learner::ThreadPool;
 
@@ -48,11 +50,12 @@ fn execute_blocks_while_the_queue_is_full() {
     let gate = Gate::new();
     let done = Tally::new();
     let pool = full_pool(1, 2, &gate, &done);
-    let third = {
+    let (submitter, third) = {
         let (pool, done) = (Arc::clone(&pool), Arc::clone(&done));
-        in_background(move || pool.execute(move || done.add()))
+        in_background_with_tid(move || pool.execute(move || done.add()))
     };
-    let returned_early = third.recv_timeout(Duration::from_millis(200)).is_ok();
+    // Either execute returns (wrong: there is no room) or it goes to sleep.
+    let returned_early = settle(submitter, PATIENCE) == Settled::Gone;
     let queued = pool.queued();
     gate.open();
     assert!(
@@ -200,33 +203,168 @@ fn a_blocked_submitter_sleeps() {
     let gate = Gate::new();
     let done = Tally::new();
     let pool = full_pool(1, 1, &gate, &done);
-    let measured = {
+    let (submitter, returned) = {
         let (pool, done) = (Arc::clone(&pool), Arc::clone(&done));
-        in_background(move || {
-            let (cpu, wall) = (thread_cpu_time(), Instant::now());
-            pool.execute(move || done.add());
-            (thread_cpu_time() - cpu, wall.elapsed())
-        })
+        in_background_with_tid(move || pool.execute(move || done.add()))
     };
-    std::thread::sleep(Duration::from_millis(250));
+    let state = settle(submitter, PATIENCE);
+    if state == Settled::Gone {
+        gate.open();
+        panic!(
+            "execute on a full ThreadPool::with_capacity(1, 1) returned before the worker made \
+             room: it must block while the queue is full"
+        );
+    }
+    let before = activity(submitter);
+    std::thread::sleep(Duration::from_millis(300));
+    let after = activity(submitter);
     gate.open();
-    let (cpu, wall) = measured.recv_timeout(PATIENCE).unwrap_or_else(|_| {
+    let (ticks, switches) = (after.0 - before.0, after.1 - before.1);
+    // Asleep on a condition variable, a thread neither runs nor is switched
+    // in and out; a polling one does one or the other, loaded machine or not.
+    assert!(
+        ticks <= 2 && switches <= 4,
+        "execute on a full ThreadPool::with_capacity(1, 1), waiting for room, used {ticks} \
+         clock ticks of CPU time and was switched in and out {switches} times in 300 ms \
+         (asleep: {}): a blocked submitter must sleep (wait on the `not_full` condition \
+         variable), not loop on lock, yield_now or sleep",
+        state == Settled::Asleep
+    );
+    if returned.recv_timeout(PATIENCE).is_err() {
         panic!(
             "ThreadPool::with_capacity(1, 1): an execute blocked on the full queue did not \
              return within {PATIENCE:?} after the worker was free again"
-        )
+        );
+    }
+    finish(pool);
+}
+
+// Catches: `try_execute` that queues the job without waking a sleeping worker (it forgets the `not_empty.notify_one()` that execute does).
+#[test]
+fn try_execute_wakes_a_sleeping_worker() {
+    let pool = Pool::with_capacity(1, 4);
+    let (sender, receiver) = mpsc::channel();
+    let send_tid = |sender: &mpsc::Sender<i32>| {
+        let sender = sender.clone();
+        move || {
+            let _ = sender.send(tid());
+        }
+    };
+    pool.execute(send_tid(&sender));
+    let worker = receiver.recv_timeout(PATIENCE).unwrap_or_else(|_| {
+        panic!("one job was queued on a fresh ThreadPool::with_capacity(1, 4) and did not run within {PATIENCE:?}")
     });
+    for round in 0..3 {
+        // Once the worker is asleep on the empty queue, only a wake-up from
+        // try_execute can get the next job to run.
+        if settle(worker, PATIENCE) != Settled::Asleep {
+            break; // a worker that never sleeps is execute::idle_workers_sleep's business
+        }
+        assert!(
+            pool.try_execute(send_tid(&sender)).is_ok(),
+            "try_execute on an idle ThreadPool::with_capacity(1, 4) refused a job"
+        );
+        if receiver.recv_timeout(PATIENCE).is_err() {
+            let queued = pool.queued();
+            panic!(
+                "round {round}: try_execute queued a job (queued() = {queued}) while the only \
+                 worker of ThreadPool::with_capacity(1, 4) was asleep on the empty queue, and \
+                 the job did not run within {PATIENCE:?}: try_execute \
+                 must wake a sleeping worker like execute does (`not_empty.notify_one()` after \
+                 pushing the job)"
+            );
+        }
+    }
+    let _ = finishes_within(PATIENCE, move || drop(pool.into_inner()));
+}
+
+// Catches: `if` instead of `while` around the submitter's `not_full.wait`: woken when a worker made room, it pushes although another submitter took that room first.
+#[test]
+fn a_submitter_woken_for_stolen_room_waits_again() {
+    let gate = Gate::new();
+    let pool = Arc::new(Pool::with_capacity(1, 1));
+    occupy_workers(&pool, 1, &gate);
+    // The one job waiting in the queue tells when the worker takes it, and
+    // then keeps the worker busy at a second gate.
+    let (taken_sender, taken) = mpsc::channel();
+    let held = Gate::new();
+    {
+        let (p, held) = (Arc::clone(&pool), Arc::clone(&held));
+        let job = move || {
+            let _ = taken_sender.send(());
+            held.wait();
+        };
+        if finishes_within(PATIENCE, move || p.execute(job)).is_none() {
+            panic!(
+                "ThreadPool::with_capacity(1, 1) with its worker busy and an empty queue: \
+                 execute blocked, but the queue has room for 1 waiting job"
+            );
+        }
+    }
+    // A second submitter finds the queue full and goes to sleep on it.
+    let done = Tally::new();
+    let (submitter, returned) = {
+        let (pool, done) = (Arc::clone(&pool), Arc::clone(&done));
+        in_background_with_tid(move || pool.execute(move || done.add()))
+    };
+    match settle(submitter, PATIENCE) {
+        Settled::Asleep => {}
+        Settled::Gone => {
+            let queued = pool.queued();
+            gate.open();
+            held.open();
+            panic!(
+                "execute on a full ThreadPool::with_capacity(1, 1) returned at once (queued() \
+                 is now {queued}): it must wait until a worker takes a job and makes room"
+            );
+        }
+        Settled::Busy => {
+            // A submitter that never sleeps is a_blocked_submitter_sleeps's business.
+            gate.open();
+            held.open();
+            finish(pool);
+            return;
+        }
+    }
+    // Hold the sleeping submitter back while the worker makes room (its
+    // wake-up goes to the held submitter) and this thread takes that room.
+    let frozen = freeze(submitter);
+    gate.open();
+    let worker_took_it = taken.recv_timeout(PATIENCE).is_ok();
+    let stolen = {
+        let done = Arc::clone(&done);
+        worker_took_it && pool.try_execute(move || done.add()).is_ok()
+    };
+    drop(frozen);
+    if !stolen {
+        held.open();
+        panic!(
+            "ThreadPool::with_capacity(1, 1): after the worker took the waiting job \
+             ({worker_took_it}), try_execute refused a job on the empty queue"
+        );
+    }
+    // The queue is full again: the woken submitter must go back to sleep.
+    let after = settle(submitter, PATIENCE);
+    let queued = pool.queued();
+    held.open();
     assert!(
-        wall >= Duration::from_millis(200),
-        "execute on a full ThreadPool::with_capacity(1, 1) returned after {wall:?}, before \
-         the worker made room (250 ms): it must block while the queue is full"
+        after != Settled::Gone,
+        "ThreadPool::with_capacity(1, 1): a submitter asleep on the full queue was woken when \
+         the worker made room, but another submitter took the room first; the woken one \
+         pushed anyway (queued() = {queued}, past the capacity of 1). After \
+         `not_full.wait` returns, check for room again: `while` the queue is full, not `if`"
     );
-    assert!(
-        cpu <= Duration::from_millis(40),
-        "execute on a full ThreadPool::with_capacity(1, 1) waited {wall:?} for room and used \
-         {cpu:?} of CPU time meanwhile: a blocked submitter must sleep (wait on the \
-         `not_full` condition variable), not spin"
-    );
+    if returned.recv_timeout(PATIENCE).is_err() {
+        panic!(
+            "ThreadPool::with_capacity(1, 1): a blocked execute did not return within \
+             {PATIENCE:?} after the worker was free to make room"
+        );
+    }
+    if let Err(k) = done.wait_for(2, PATIENCE) {
+        panic!(
+            "ThreadPool::with_capacity(1, 1): only {k} of 2 queued jobs ran within {PATIENCE:?}"
+        );
+    }
     finish(pool);
 }
 

@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use hidden_thread_pool::{
-    PATIENCE, Pool, Tally, expect_not_a_todo, expect_parallel, pin_to, tid, two_cpus,
+    Gate, PATIENCE, Pool, Settled, Tally, activity, expect_not_a_todo, expect_parallel, freeze,
+    not_asleep, occupy_workers, pin_to, settle, tid, two_cpus,
 };
 use learner::ThreadPool;
 
@@ -130,6 +131,10 @@ fn every_job_runs_exactly_once() {
 #[test]
 fn jobs_start_in_submission_order() {
     let pool = Pool::new(1);
+    // The worker is held busy while the 100 jobs are queued, so they all wait
+    // in the queue together and the order they leave it in is the pool's.
+    let gate = Gate::new();
+    occupy_workers(&pool, 1, &gate);
     let order = Arc::new(Mutex::new(Vec::new()));
     let done = Tally::new();
     for i in 0..100 {
@@ -139,6 +144,7 @@ fn jobs_start_in_submission_order() {
             done.add();
         });
     }
+    gate.open();
     if let Err(k) = done.wait_for(100, PATIENCE) {
         panic!("100 jobs were queued on ThreadPool::new(1), but only {k} ran within {PATIENCE:?}");
     }
@@ -146,7 +152,9 @@ fn jobs_start_in_submission_order() {
     let expected: Vec<usize> = (0..100).collect();
     assert_eq!(
         order, expected,
-        "a pool with one worker must run jobs in the order they were queued (oldest first)"
+        "100 jobs were queued behind the busy worker of ThreadPool::new(1) and ran in the \
+         order on the left: a worker must take the oldest job first (`push_back` in \
+         execute, `pop_front` in the worker)"
     );
     pool.leak();
 }
@@ -261,41 +269,128 @@ fn new_with_zero_workers_panics() {
     }
 }
 
-/// CPU time (user + system) the thread `tid` of this process has used so far,
-/// from `/proc/self/task/<tid>/stat`.
-fn cpu_time_of(tid: i32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat"))
-        .unwrap_or_else(|e| panic!("cannot read /proc/self/task/{tid}/stat: {e}"));
-    // The fields after the command name (which may hold spaces), from field 3.
-    let fields: Vec<&str> = stat[stat.rfind(')').expect("a stat line") + 1..]
-        .split_whitespace()
-        .collect();
-    let ticks = |i: usize| -> u64 { fields[i].parse().expect("a number of clock ticks") };
-    // SAFETY: sysconf only reads a configuration value.
-    let per_second = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) }).unwrap_or(100);
-    // utime and stime are fields 14 and 15.
-    Duration::from_millis((ticks(11) + ticks(12)) * 1000 / per_second)
-}
-
 // Catches: idle workers that spin (poll the queue in a loop, yield or re-lock it) instead of sleeping on a condition variable until a job comes.
 #[test]
 fn idle_workers_sleep() {
     let pool = Pool::new(2);
     let workers = expect_parallel(&pool, 2, "ThreadPool::new(2): 2 jobs were queued");
-    // The jobs are done; give the workers a moment to find the queue empty.
-    std::thread::sleep(Duration::from_millis(50));
-    let before: Vec<Duration> = workers.iter().map(|&t| cpu_time_of(t)).collect();
-    std::thread::sleep(Duration::from_millis(500));
-    let used: Duration = workers
+    // The jobs are done: a worker that finds the queue empty must fall asleep.
+    let awake = not_asleep(&workers, PATIENCE);
+    let before: Vec<(u64, u64)> = workers.iter().map(|&t| activity(t)).collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let after: Vec<(u64, u64)> = workers.iter().map(|&t| activity(t)).collect();
+    let (ticks, switches) = before
         .iter()
-        .zip(&before)
-        .map(|(&t, &b)| cpu_time_of(t).saturating_sub(b))
-        .sum();
+        .zip(&after)
+        .fold((0, 0), |(t, s), (b, a)| (t + a.0 - b.0, s + a.1 - b.1));
+    // Asleep on a condition variable, a worker neither runs nor is switched
+    // in and out; a polling one does one or the other, loaded machine or not.
     assert!(
-        used <= Duration::from_millis(50),
-        "the 2 workers of an idle ThreadPool::new(2) used {used:?} of CPU time in 500 ms with \
-         no job to run: a worker that finds the queue empty must sleep (wait on a condition \
-         variable) until execute queues a job, not keep checking the queue"
+        ticks <= 2 && switches <= 4,
+        "the 2 workers of an idle ThreadPool::new(2) used {ticks} clock ticks of CPU time and \
+         were switched in and out {switches} times in 300 ms with no job to run (still awake \
+         after {PATIENCE:?}: thread ids {awake:?}): a worker that finds the queue empty must \
+         sleep (wait on `not_empty`) until execute queues a job, not keep checking the queue"
+    );
+    pool.leak();
+}
+
+// Catches: `execute` that queues the job without waking a sleeping worker (no `not_empty.notify_one()`).
+#[test]
+fn a_sleeping_worker_wakes_for_a_job() {
+    let pool = Pool::new(1);
+    let (sender, receiver) = mpsc::channel();
+    let send_tid = |sender: &mpsc::Sender<i32>| {
+        let sender = sender.clone();
+        move || {
+            let _ = sender.send(tid());
+        }
+    };
+    pool.execute(send_tid(&sender));
+    let worker = receiver.recv_timeout(PATIENCE).unwrap_or_else(|_| {
+        panic!(
+            "one job was queued on a fresh ThreadPool::new(1) and did not run within \
+             {PATIENCE:?}: does the worker take jobs from the queue?"
+        )
+    });
+    for round in 0..3 {
+        // Once the worker is asleep on the empty queue, only a wake-up from
+        // execute can get the next job to run.
+        if settle(worker, PATIENCE) != Settled::Asleep {
+            pool.leak();
+            return; // a worker that never sleeps is idle_workers_sleep's business
+        }
+        pool.execute(send_tid(&sender));
+        if receiver.recv_timeout(PATIENCE).is_err() {
+            panic!(
+                "round {round}: one job was queued with execute while the only worker of \
+                 ThreadPool::new(1) was asleep on the empty queue, and it did not run within \
+                 {PATIENCE:?}: execute must wake a sleeping worker (`not_empty.notify_one()` \
+                 after pushing the job), or the job waits until something else wakes one"
+            );
+        }
+    }
+    pool.leak();
+}
+
+// Catches: `if` instead of `while` around the worker's `not_empty.wait`: a worker woken for a job that another worker took first finds the queue empty, takes it for "closed" and leaves.
+#[test]
+fn a_worker_woken_for_a_stolen_job_goes_back_to_sleep() {
+    let pool = Pool::new(2);
+    let workers = expect_parallel(&pool, 2, "ThreadPool::new(2): 2 jobs were queued");
+    let gate = Gate::new();
+    let (sender, receiver) = mpsc::channel();
+    {
+        let (gate, sender) = (Arc::clone(&gate), sender.clone());
+        pool.execute(move || {
+            let _ = sender.send(tid());
+            gate.wait();
+        });
+    }
+    let busy = receiver.recv_timeout(PATIENCE).unwrap_or_else(|_| {
+        panic!("a job queued on ThreadPool::new(2) with two idle workers did not start within {PATIENCE:?}")
+    });
+    let Some(&idle) = workers.iter().find(|&&t| t != busy) else {
+        panic!("the job ran on thread {busy}, not on one of the pool's workers {workers:?}");
+    };
+    if settle(idle, PATIENCE) != Settled::Asleep {
+        gate.open();
+        pool.leak();
+        return; // a worker that never sleeps is idle_workers_sleep's business
+    }
+    // Hold the sleeping worker back, queue a job (its wake-up goes to the
+    // held worker), and let the busy worker take the job first.
+    let frozen = freeze(idle);
+    {
+        let sender = sender.clone();
+        pool.execute(move || {
+            let _ = sender.send(tid());
+        });
+    }
+    gate.open();
+    let ran_on = receiver.recv_timeout(PATIENCE);
+    drop(frozen);
+    assert_eq!(
+        ran_on,
+        Ok(busy),
+        "a job queued while one worker of ThreadPool::new(2) was busy and the other asleep \
+         (and held back) must run on the busy worker once it is free"
+    );
+    // Woken for a job that is gone, the worker must look again and sleep on.
+    let after = settle(idle, PATIENCE);
+    assert_ne!(
+        after,
+        Settled::Gone,
+        "a worker of ThreadPool::new(2) was woken for a job that the other worker took \
+         first, and its thread ended: after `not_empty.wait` returns, the queue may be empty \
+         again (a stolen or spurious wake-up). Wait in a `while` loop that checks the queue \
+         (and `closed`) again, and leave only when the pool is closed AND the queue empty"
+    );
+    expect_parallel(
+        &pool,
+        2,
+        "a worker of ThreadPool::new(2) was woken for a job the other worker took first, then \
+         2 jobs were queued",
     );
     pool.leak();
 }

@@ -1,16 +1,38 @@
 //! Stage 3: `spawn` and `JobHandle::join`.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use hidden_thread_pool::{
-    Gate, PATIENCE, Pool, Tally, expect_parallel, finishes_within, occupy_workers, tid,
+    Gate, PATIENCE, Pool, Settled, Tally, expect_parallel, finishes_within, in_background_with_tid,
+    occupy_workers, payload_text, settle, tid,
 };
 use learner::{JobHandle, JobPanicked};
 
 /// Joins `handle` on a helper thread, failing the test if it takes longer
 /// than `PATIENCE`.
+/// Records the message of every panic on one of `threads` from now on
+/// (the panic hook still prints it as usual).
+fn watch_for_panics(threads: &BTreeSet<i32>) -> Arc<Mutex<Vec<String>>> {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let (threads, record) = (threads.clone(), Arc::clone(&seen));
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if threads.contains(&tid()) {
+            let message = info
+                .payload_as_str()
+                .map_or_else(|| payload_text(info.payload()), str::to_string);
+            record
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(message);
+        }
+        previous(info);
+    }));
+    seen
+}
+
 fn join_within<T: Send + 'static>(handle: JobHandle<T>, what: &str) -> Result<T, JobPanicked> {
     finishes_within(PATIENCE, move || handle.join()).unwrap_or_else(|| {
         panic!("join() of {what} did not return within {PATIENCE:?}: the job's result never reached its handle")
@@ -93,25 +115,34 @@ fn join_reports_the_panic_message() {
 #[test]
 fn join_waits_for_a_slow_job() {
     let pool = Pool::new(2);
-    let finished = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&finished);
-    let started = Instant::now();
+    let gate = Gate::new();
+    let job_gate = Arc::clone(&gate);
     let handle = pool.spawn(move || {
-        std::thread::sleep(Duration::from_millis(100));
-        flag.store(true, Ordering::SeqCst);
+        job_gate.wait();
         "slow"
     });
-    let got = join_within(handle, "a job that sleeps 100 ms");
-    let waited = started.elapsed();
+    // The job cannot finish before the gate opens: join must be asleep.
+    let (joiner, joined) = in_background_with_tid(move || handle.join());
+    if settle(joiner, PATIENCE) == Settled::Gone {
+        gate.open();
+        let got = joined.recv_timeout(PATIENCE);
+        panic!(
+            "join() returned {got:?} while its job was still running (the job waits at a gate \
+             that was still closed): join must block until the job's result arrives (a \
+             blocking `recv`, not `try_recv`)"
+        );
+    }
+    gate.open();
+    let got = joined.recv_timeout(PATIENCE).unwrap_or_else(|_| {
+        panic!(
+            "join() of a job that had finished did not return within {PATIENCE:?}: the job's \
+             result never reached its handle"
+        )
+    });
     assert_eq!(
         got,
         Ok("slow"),
-        "join() of a job that sleeps 100 ms and returns \"slow\""
-    );
-    assert!(
-        finished.load(Ordering::SeqCst) && waited >= Duration::from_millis(90),
-        "join() returned after {waited:?}, before the job (100 ms) had finished: join must \
-         block until the job's result arrives"
+        "join() of a job that waited and then returned \"slow\""
     );
     let _ = finishes_within(PATIENCE, move || drop(pool.into_inner()));
 }
@@ -137,6 +168,8 @@ fn spawned_jobs_run_on_workers() {
 #[test]
 fn dropping_a_handle_does_not_hurt_the_pool() {
     let pool = Pool::new(3);
+    let workers = expect_parallel(&pool, 3, "3 jobs were queued on a fresh ThreadPool::new(3)");
+    let panics = watch_for_panics(&workers);
     let gate = Gate::new();
     occupy_workers(&pool, 3, &gate);
     let done = Tally::new();
@@ -151,6 +184,26 @@ fn dropping_a_handle_does_not_hurt_the_pool() {
             "12 jobs were spawned (their handles dropped at once) on ThreadPool::new(3), but only {k} ran within {PATIENCE:?}"
         );
     }
+    // A job's panic is reported by the panic hook before `catch_unwind`
+    // returns; 3 jobs that all run at once are behind every one of the 12.
+    expect_parallel(
+        &pool,
+        3,
+        "12 jobs whose handles had been dropped ran, then 3 jobs were queued",
+    );
+    let seen = panics
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
+    assert!(
+        seen.is_empty(),
+        "12 jobs were spawned on ThreadPool::new(3) and their handles dropped; after running, \
+         they panicked on the workers {} times, first with: {:?}. Nobody waits for the result \
+         of a dropped handle, so `send` returns an error: ignore it (`let _ = sender.send(..)`), \
+         do not unwrap it",
+        seen.len(),
+        seen.first()
+    );
     expect_parallel(
         &pool,
         3,

@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hidden_thread_pool::{
-    Gate, PATIENCE, Pool, Tally, expect_parallel, finishes_within, in_background, occupy_workers,
-    threads_still_alive,
+    Gate, PATIENCE, Pool, Settled, Tally, expect_parallel, finishes_within, in_background_with_tid,
+    not_asleep, occupy_workers, settle, threads_still_alive,
 };
 
 // Catches: a shutdown that drops the jobs still queued (workers that leave as soon as `closed` is set, or a queue cleared on close).
@@ -20,9 +20,16 @@ fn drop_runs_every_queued_job() {
         pool.execute(move || done.add());
     }
     let pool = pool.into_inner();
-    let dropped = in_background(move || drop(pool));
-    // The pool is closing now, with 100 jobs queued behind two busy workers.
-    std::thread::sleep(Duration::from_millis(20));
+    let (dropper, dropped) = in_background_with_tid(move || drop(pool));
+    // Once the dropping thread is asleep (waiting for a worker), the pool is
+    // closed, with 100 jobs queued behind two busy workers.
+    if settle(dropper, PATIENCE) == Settled::Gone {
+        gate.open();
+        panic!(
+            "dropping a pool with 2 busy workers and 100 queued jobs returned while the \
+             workers were still busy: drop must join every worker"
+        );
+    }
     gate.open();
     if dropped.recv_timeout(PATIENCE).is_err() {
         panic!(
@@ -46,23 +53,36 @@ fn drop_joins_every_worker() {
         let pool = Pool::new(3);
         let workers = expect_parallel(&pool, 3, "3 jobs were queued on a fresh ThreadPool::new(3)");
         let done = Tally::new();
+        let gate = Gate::new();
         for _ in 0..6 {
-            let done = Arc::clone(&done);
+            let (done, gate) = (Arc::clone(&done), Arc::clone(&gate));
             pool.execute(move || {
-                std::thread::sleep(Duration::from_millis(20));
+                gate.wait();
                 done.add();
             });
         }
         let pool = pool.into_inner();
-        if finishes_within(PATIENCE, move || drop(pool)).is_none() {
+        let (dropper, dropped) = in_background_with_tid(move || drop(pool));
+        // The jobs wait at the gate: a drop that joins is asleep now.
+        let early = settle(dropper, PATIENCE) == Settled::Gone;
+        let ran = done.get();
+        gate.open();
+        assert!(
+            !early,
+            "round {round}: dropping a ThreadPool::new(3) returned while its 6 queued jobs \
+             could not finish yet (they wait at a gate; {ran} had run): drop must join every \
+             worker, and a worker finishes the queue before it returns"
+        );
+        if dropped.recv_timeout(PATIENCE).is_err() {
             panic!(
-                "round {round}: dropping a ThreadPool::new(3) with 6 short jobs queued did not return within {PATIENCE:?}"
+                "round {round}: dropping a ThreadPool::new(3) with 6 queued jobs did not return \
+                 within {PATIENCE:?} after the jobs could finish"
             );
         }
         let ran = done.get();
         assert_eq!(
             ran, 6,
-            "round {round}: 6 jobs (20 ms each) were queued on ThreadPool::new(3) and the pool \
+            "round {round}: 6 jobs were queued on ThreadPool::new(3) and the pool \
              was dropped; when drop returned only {ran} had finished. Drop must join every \
              worker, and a worker finishes the queue before it returns"
         );
@@ -107,8 +127,9 @@ fn shutdown_returns_the_number_of_completed_jobs() {
         });
     }
     let pool = pool.into_inner();
-    let shut = in_background(move || pool.shutdown());
-    std::thread::sleep(Duration::from_millis(20));
+    let (shutter, shut) = in_background_with_tid(move || pool.shutdown());
+    // Asleep: shutdown() is waiting for the busy workers.
+    let _ = settle(shutter, PATIENCE);
     gate.open();
     let count = shut.recv_timeout(PATIENCE).unwrap_or_else(|_| {
         panic!(
@@ -128,9 +149,9 @@ fn shutdown_returns_the_number_of_completed_jobs() {
 fn drop_wakes_every_sleeping_worker() {
     for round in 0..5 {
         let pool = Pool::new(4);
-        expect_parallel(&pool, 4, "4 jobs were queued on a fresh ThreadPool::new(4)");
+        let workers = expect_parallel(&pool, 4, "4 jobs were queued on a fresh ThreadPool::new(4)");
         // Now every worker goes back to sleep on the empty queue.
-        std::thread::sleep(Duration::from_millis(10));
+        let _ = not_asleep(&workers, PATIENCE);
         let pool = pool.into_inner();
         if finishes_within(PATIENCE, move || drop(pool)).is_none() {
             panic!(
