@@ -218,3 +218,196 @@ pub fn random_align(rng: &mut fastrand::Rng, max: usize) -> usize {
 pub fn round_up(addr: usize, align: usize) -> usize {
     (addr + align - 1) & !(align - 1)
 }
+
+/// Interrupting threads in the middle of an allocation, so that a bump which
+/// is not one atomic step shows its race every time, on any number of CPUs
+/// and under any load, instead of only when two threads happen to collide.
+///
+/// [`interrupts::storm`] runs worker threads while the calling thread sends
+/// each of them `SIGUSR1` over and over. The signal handler runs a hook *on
+/// the interrupted thread*, at whatever instruction it was stopped at: when
+/// that is between reading `next` and publishing the new end, the hook's own
+/// allocation lands in the window a racing thread would need luck to hit.
+pub mod interrupts {
+    use std::cell::Cell;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::{Barrier, Mutex, MutexGuard, Once};
+    use std::time::{Duration, Instant};
+
+    /// The hook the handler calls (a `fn()` as an address; 0 for none).
+    static HOOK: AtomicUsize = AtomicUsize::new(0);
+    /// One storm at a time in a process (the hook is process-wide).
+    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+    /// Set when a storm passed its deadline: workers stop waiting for interrupts.
+    static GIVE_UP: AtomicBool = AtomicBool::new(false);
+
+    thread_local! {
+        /// How many times this thread's hook has run.
+        static INTERRUPTED: Cell<usize> = const { Cell::new(0) };
+    }
+
+    extern "C" fn on_signal(_: libc::c_int) {
+        let hook = HOOK.load(Ordering::Acquire);
+        if hook != 0 {
+            // SAFETY: only `storm` stores a value, and it stores a `fn()`.
+            let hook: fn() = unsafe { std::mem::transmute::<usize, fn()>(hook) };
+            hook();
+        }
+        INTERRUPTED.with(|n| n.set(n.get() + 1));
+    }
+
+    fn install_handler() {
+        static INSTALL: Once = Once::new();
+        INSTALL.call_once(|| {
+            // SAFETY: a zeroed `sigaction` is a valid starting point; the
+            // handler only touches atomics, a const thread-local and the hook.
+            unsafe {
+                let mut action: libc::sigaction = std::mem::zeroed();
+                action.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as usize;
+                action.sa_flags = libc::SA_RESTART;
+                libc::sigemptyset(&mut action.sa_mask);
+                assert_eq!(
+                    libc::sigaction(libc::SIGUSR1, &action, std::ptr::null_mut()),
+                    0,
+                    "the test could not install its SIGUSR1 handler"
+                );
+            }
+        });
+    }
+
+    /// How many times the current thread has been interrupted (its hook run)
+    /// during the current storm.
+    pub fn interrupted() -> usize {
+        INTERRUPTED.with(Cell::get)
+    }
+
+    /// Whether a worker should go on: it has been interrupted fewer than
+    /// `times` times and the storm has not passed its deadline.
+    pub fn until(times: usize) -> bool {
+        interrupted() < times && !GIVE_UP.load(Ordering::Relaxed)
+    }
+
+    /// Runs `worker(t)` on `threads` threads, all started together, while the
+    /// calling thread interrupts every worker that has not returned yet with
+    /// `SIGUSR1`; each interrupt runs `hook` on the interrupted thread. A
+    /// worker decides itself how long to run (typically while
+    /// [`until`] says so). Fails the test if the workers are
+    /// not all done within `deadline`.
+    pub fn storm<R: Send>(
+        threads: usize,
+        hook: fn(),
+        deadline: Duration,
+        worker: impl Fn(usize) -> R + Sync,
+    ) -> Vec<R> {
+        let _serial: MutexGuard<'_, ()> = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+        install_handler();
+        GIVE_UP.store(false, Ordering::Relaxed);
+        HOOK.store(hook as usize, Ordering::Release);
+        let ids: Vec<AtomicUsize> = (0..threads).map(|_| AtomicUsize::new(0)).collect();
+        let done: Vec<AtomicBool> = (0..threads).map(|_| AtomicBool::new(false)).collect();
+        let ready = Barrier::new(threads + 1);
+        let results = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads)
+                .map(|t| {
+                    let (ids, done, ready, worker) = (&ids, &done, &ready, &worker);
+                    s.spawn(move || {
+                        INTERRUPTED.with(|n| n.set(0));
+                        // SAFETY: pthread_self has no preconditions.
+                        ids[t].store(unsafe { libc::pthread_self() } as usize, Ordering::Release);
+                        ready.wait();
+                        let result = worker(t);
+                        done[t].store(true, Ordering::Release);
+                        result
+                    })
+                })
+                .collect();
+            ready.wait();
+            let started = Instant::now();
+            let mut late = false;
+            while done.iter().any(|d| !d.load(Ordering::Acquire)) {
+                for (id, d) in ids.iter().zip(&done) {
+                    if !d.load(Ordering::Acquire) {
+                        // SAFETY: the thread has not been joined yet (joins
+                        // happen below, after this loop), so its id is valid.
+                        unsafe {
+                            libc::pthread_kill(id.load(Ordering::Acquire) as libc::pthread_t, libc::SIGUSR1)
+                        };
+                    }
+                }
+                std::thread::yield_now();
+                if !late && started.elapsed() > deadline {
+                    late = true;
+                    GIVE_UP.store(true, Ordering::Relaxed);
+                }
+            }
+            let results: Vec<R> = handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect();
+            (results, late)
+        });
+        HOOK.store(0, Ordering::Release);
+        let (results, late) = results;
+        assert!(
+            !late,
+            "the test's worker threads were still running {deadline:?} after it started \
+             interrupting them: the machine is too busy, or the allocator is stuck in a loop"
+        );
+        results
+    }
+
+    /// A log of blocks the hook handed out, written from a signal handler
+    /// (fixed capacity, atomics only).
+    #[derive(Debug)]
+    pub struct HookLog<const CAP: usize> {
+        starts: [AtomicUsize; CAP],
+        ends: [AtomicUsize; CAP],
+        len: AtomicUsize,
+    }
+
+    impl<const CAP: usize> HookLog<CAP> {
+        /// An empty log, for a `static`.
+        #[allow(clippy::declare_interior_mutable_const)]
+        pub const fn new() -> Self {
+            const ZERO: AtomicUsize = AtomicUsize::new(0);
+            HookLog {
+                starts: [ZERO; CAP],
+                ends: [ZERO; CAP],
+                len: AtomicUsize::new(0),
+            }
+        }
+
+        /// Whether there is room for another block.
+        pub fn has_room(&self) -> bool {
+            self.len.load(Ordering::Relaxed) < CAP
+        }
+
+        /// Records `[start, end)`; dropped when the log is full.
+        pub fn push(&self, start: usize, end: usize) {
+            let i = self.len.fetch_add(1, Ordering::Relaxed);
+            if i < CAP {
+                self.starts[i].store(start, Ordering::Relaxed);
+                self.ends[i].store(end, Ordering::Relaxed);
+            }
+        }
+
+        /// Every block recorded, and empties the log.
+        pub fn take(&self) -> Vec<(usize, usize)> {
+            let n = self.len.swap(0, Ordering::Relaxed).min(CAP);
+            (0..n)
+                .map(|i| {
+                    (
+                        self.starts[i].load(Ordering::Relaxed),
+                        self.ends[i].load(Ordering::Relaxed),
+                    )
+                })
+                .collect()
+        }
+    }
+
+    impl<const CAP: usize> Default for HookLog<CAP> {
+        fn default() -> Self {
+            Self::new()
+        }
+    }
+}

@@ -96,8 +96,12 @@ fn use_bump_heap() {
 }
 
 mod global {
+    use std::alloc::{GlobalAlloc, Layout};
     use std::collections::{BTreeMap, HashMap};
     use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use hidden_bump_allocator::interrupts::{self, HookLog};
 
     use super::{HEAP, on_heap, use_bump_heap};
 
@@ -191,53 +195,82 @@ mod global {
         }
     }
 
-    // Catches: a bump that is not atomic (load + store): threads building collections at once corrupt each other's data.
+    /// How many times each worker is interrupted while it allocates.
+    const INTERRUPTS: usize = 30;
+    /// The byte the signal hook writes into its blocks.
+    const HOOK_BYTE: u8 = 0xa5;
+    /// Blocks the signal hook took from the bump heap.
+    static HOOK_BLOCKS: HookLog<4096> = HookLog::new();
+
+    /// Runs on a worker interrupted by a signal, at whatever instruction it
+    /// was stopped at (perhaps inside the allocator): takes a 24-byte block
+    /// from the bump heap and fills it with `HOOK_BYTE`.
+    fn allocate_in_the_middle() {
+        if !HOOK_BLOCKS.has_room() {
+            return;
+        }
+        let request = Layout::new::<[u8; 24]>();
+        // SAFETY: the layout has a non-zero size.
+        let block = unsafe { HEAP.alloc(request) };
+        if block.is_null() {
+            return;
+        }
+        // SAFETY: a fresh block of `request.size()` bytes.
+        unsafe { block.write_bytes(HOOK_BYTE, request.size()) };
+        HOOK_BLOCKS.push(block.addr(), block.addr() + request.size());
+    }
+
+    // Catches: a bump that is not atomic (load + store), or one that gives up when the compare-and-swap fails: threads building collections at once (and interrupted by a signal handler that allocates too) corrupt each other's data or die on a null.
     #[test]
     fn threads_share_the_bump_heap() {
         use_bump_heap();
+        let threads = 8;
         let shared = Arc::new(Mutex::new(Vec::new()));
-        let handles: Vec<_> = (0..8u64)
-            .map(|t| {
-                let shared = Arc::clone(&shared);
-                std::thread::spawn(move || {
-                    let mut words: Vec<String> = Vec::new();
-                    words.push(String::new());
-                    assert!(on_heap(words.as_ptr().addr()), "thread {t}: a Vec is not inside the BumpGlobal heap");
-                    words.clear();
-                    let mut map = HashMap::new();
-                    for i in 0..3_000u64 {
-                        words.push(format!("t{t}-{i}"));
-                        map.insert(i, vec![t; (i % 16) as usize]);
-                        if i % 100 == 0 {
-                            shared.lock().expect("no poisoning").push((t, i));
-                        }
-                    }
-                    for (i, w) in words.iter().enumerate() {
-                        assert_eq!(*w, format!("t{t}-{i}"), "thread {t}: a String on the bump heap was overwritten by another thread");
-                    }
-                    for (i, v) in &map {
-                        assert!(
-                            v.len() == (*i % 16) as usize && v.iter().all(|&x| x == t),
-                            "thread {t}: a Vec in a HashMap on the bump heap was overwritten by another thread"
-                        );
-                    }
-                    words.len()
-                })
-            })
-            .collect();
-        let total: usize = handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .sum();
-        assert_eq!(
-            total,
-            8 * 3_000,
-            "threads on the bump heap did not finish their work"
-        );
+        // Each worker is interrupted INTERRUPTS times wherever it is, and
+        // the signal handler takes a block of its own: a bump that is not
+        // one compare-and-swap hands it memory the interrupted allocation
+        // also returns, every time, whatever the load on the machine.
+        let counts = interrupts::storm(threads, allocate_in_the_middle, Duration::from_secs(20), |t| {
+            let t = t as u64;
+            let mut words: Vec<String> = Vec::new();
+            words.push(String::new());
+            assert!(on_heap(words.as_ptr().addr()), "thread {t}: a Vec is not inside the BumpGlobal heap");
+            words.clear();
+            let mut map = HashMap::new();
+            let mut i = 0u64;
+            while i < 3_000 || interrupts::until(INTERRUPTS) {
+                words.push(format!("t{t}-{i}"));
+                map.insert(i, vec![t; (i % 16) as usize]);
+                if i % 100 == 0 {
+                    shared.lock().expect("no poisoning").push((t, i));
+                }
+                i += 1;
+            }
+            for (i, w) in words.iter().enumerate() {
+                assert_eq!(*w, format!("t{t}-{i}"), "thread {t}: a String on the bump heap was overwritten by another allocation");
+            }
+            for (i, v) in &map {
+                assert!(
+                    v.len() == (*i % 16) as usize && v.iter().all(|&x| x == t),
+                    "thread {t}: a Vec in a HashMap on the bump heap was overwritten by another allocation"
+                );
+            }
+            i
+        });
+        for (start, end) in HOOK_BLOCKS.take() {
+            // SAFETY: the hook's blocks lie in the bump heap, which is never freed.
+            let bytes = unsafe { std::slice::from_raw_parts(start as *const u8, end - start) };
+            assert!(
+                bytes.iter().all(|&b| b == HOOK_BYTE),
+                "a block a signal handler allocated while a thread was inside alloc was                  overwritten by the interrupted allocation: between reading `next` and                  publishing the new end, another allocation took the same bytes. Claim the                  block with one compare_exchange on `next`"
+            );
+        }
         let mut seen = shared.lock().expect("no poisoning").clone();
         seen.sort_unstable();
-        let expected: Vec<(u64, u64)> = (0..8)
-            .flat_map(|t| (0..3_000).step_by(100).map(move |i| (t, i)))
+        let expected: Vec<(u64, u64)> = counts
+            .iter()
+            .enumerate()
+            .flat_map(|(t, &n)| (0..n).step_by(100).map(move |i| (t as u64, i)))
             .collect();
         assert_eq!(
             seen, expected,

@@ -66,6 +66,37 @@ fn alloc_checked(arena: &mut ChunkedArena, request: Layout, ctx: &str) -> NonNul
     block
 }
 
+// Catches: rounding the chunk size to whole pages downwards (`chunk_size / page * page`) instead of upwards.
+#[test]
+fn the_chunk_size_is_rounded_up_to_whole_pages() {
+    let _serial = one_at_a_time();
+    let page = page_size();
+    for (asked, expected) in [
+        (1, page),
+        (page - 1, page),
+        (page, page),
+        (page + 1, 2 * page),
+        (3 * page - 1, 3 * page),
+        ((64 << 10) + 1, (64usize << 10).div_ceil(page) * page + page),
+    ] {
+        let mut arena = ChunkedArena::new(asked);
+        assert_eq!(
+            arena.chunk_size(),
+            expected,
+            "ChunkedArena::new({asked}) with {page}-byte pages: the chunk size must be rounded \
+             UP to whole pages ({expected}), so that a chunk holds at least what was asked for"
+        );
+        // A block of exactly the size asked for fits in one ordinary chunk.
+        alloc_checked(&mut arena, layout(asked, 1), &format!("ChunkedArena::new({asked}): "));
+        assert_eq!(
+            arena.chunks().iter().map(|c| c.len).collect::<Vec<_>>(),
+            vec![expected],
+            "ChunkedArena::new({asked}) then one {asked}-byte request: one ordinary chunk of \
+             {expected} bytes (the chunk size rounded up to whole pages)"
+        );
+    }
+}
+
 // Catches: a zero-sized request mapping a chunk or using up space in one.
 #[test]
 fn zero_sized_requests_map_nothing() {
@@ -286,6 +317,14 @@ fn a_request_the_kernel_cannot_map_is_none() {
             "{call} returned {got:?}, but no kernel can map that much: when mmap fails \
              (libc::mmap returns MAP_FAILED, which is not null), alloc must return None"
         );
+        assert_eq!(
+            arena.chunks().len(),
+            1,
+            "{call} returned None but the arena now lists the chunks {:?}: a mapping the kernel \
+             refused (MAP_FAILED, address {:#x}) is not a chunk",
+            arena.chunks(),
+            usize::MAX
+        );
     }
     alloc_checked(&mut arena, layout(16, 8), "after a request mmap refused, ");
 }
@@ -294,12 +333,29 @@ fn a_request_the_kernel_cannot_map_is_none() {
 #[test]
 fn large_alignments_fit_in_a_fresh_chunk() {
     let _serial = one_at_a_time();
-    for trial in 0..4 {
+    let page = page_size();
+    // Where the kernel puts a mapping decides whether it happens to be
+    // aligned to more than a page. Spacer mappings of 1, 2, 3, ... pages,
+    // kept until the end, move the next mapping by a page each time, so
+    // most of the trials get a chunk that is *not* 64 KiB- or 1 MiB-aligned,
+    // wherever the address space layout put the first one.
+    let mut spacers = Vec::new();
+    let mut arenas = Vec::new();
+    for trial in 0..16 {
+        let spacer = ChunkedArena::map_chunk((trial + 1) * page)
+            .expect("ChunkedArena::map_chunk of a few pages returned None");
+        spacers.push(spacer);
         let mut arena = ChunkedArena::new(64 << 10);
         let ctx = format!("trial {trial}, with a 64 KiB chunk size: ");
         alloc_checked(&mut arena, layout((64 << 10) - 16, 64 << 10), &ctx);
         alloc_checked(&mut arena, layout(16, 1 << 20), &ctx);
         alloc_checked(&mut arena, layout(3 << 10, 8 << 10), &ctx);
+        arenas.push(arena);
+    }
+    drop(arenas);
+    for spacer in spacers {
+        // SAFETY: mapped above by map_chunk with exactly this length, unmapped once.
+        unsafe { libc::munmap(spacer.ptr.as_ptr().cast(), spacer.len) };
     }
 }
 

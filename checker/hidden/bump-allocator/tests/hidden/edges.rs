@@ -225,6 +225,41 @@ fn dealloc_last_refuses_other_blocks() {
     );
 }
 
+// Catches: a dealloc_last that only checks `ptr + size == next` and not that `ptr` is inside the buffer, so a pointer from before the buffer moves `next` out of it.
+#[test]
+fn dealloc_last_refuses_pointers_outside_the_buffer() {
+    let mut buf = SkewedBuffer::new(256, 64, 0);
+    let start = buf.start();
+    let arena = Arena::new(buf.as_uninit());
+    arena
+        .alloc(layout(40, 8))
+        .expect("Arena::alloc(size 40, align 8) on an empty 256-byte arena");
+    // A block that "ends at `next`" but starts before the buffer: 64 bytes
+    // before it, with a size that reaches exactly the arena's `next`.
+    let before = start - 64;
+    let foreign = NonNull::new(std::ptr::without_provenance_mut::<u8>(before))
+        .expect("a non-null address");
+    let request = layout(64 + 40, 8);
+    let call = format!(
+        "dealloc_last({before:#x}, {request:?}) on an arena whose buffer starts at {start:#x} \
+         with 40 bytes used"
+    );
+    let freed = must_not_panic(&call, "it returns false", || {
+        arena.dealloc_last(foreign, request)
+    });
+    assert!(
+        !freed,
+        "{call} returned true: {before:#x} + {} is `next`, but {before:#x} is before the \
+         buffer, so the arena never handed it out. Check that `ptr` is inside the buffer too",
+        request.size()
+    );
+    assert_eq!(
+        arena.used(),
+        40,
+        "used() after a refused dealloc_last of a pointer from before the buffer must not change"
+    );
+}
+
 // Catches: a dealloc_last that does not check that the block ends exactly at `next` (e.g. `ptr <= next` then `next -= size`, or a remembered last pointer), so a second call frees memory again.
 #[test]
 fn dealloc_last_twice_or_after_reset_is_refused() {

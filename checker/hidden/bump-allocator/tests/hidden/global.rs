@@ -2,8 +2,10 @@
 //! (The tests that install it as the program's heap are in `global_heap.rs`.)
 
 use std::alloc::{GlobalAlloc, Layout};
-use std::sync::Barrier;
+use std::cell::Cell;
+use std::time::Duration;
 
+use hidden_bump_allocator::interrupts::{self, HookLog};
 use hidden_bump_allocator::{check_block, find_overlap, must_not_panic};
 use learner::BumpGlobal;
 
@@ -176,151 +178,192 @@ fn a_failed_request_leaves_the_heap_alone() {
     );
 }
 
-/// Allocates from `threads` threads at once (after a barrier), `per_thread`
-/// requests each, and returns every block as `(start, end)`; null blocks are
-/// returned as `(0, 0)`.
-fn race<const N: usize>(
-    heap: &'static BumpGlobal<N>,
-    threads: usize,
-    per_thread: usize,
-    seed: u64,
-) -> Vec<Vec<(usize, usize)>> {
-    let barrier = Barrier::new(threads);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                let barrier = &barrier;
-                s.spawn(move || {
-                    let mut rng = fastrand::Rng::with_seed(seed + t as u64);
-                    let requests: Vec<Layout> = (0..per_thread)
-                        .map(|_| layout(rng.usize(1..=32), 1 << rng.u32(0..4)))
-                        .collect();
-                    let mut blocks = Vec::with_capacity(per_thread);
-                    barrier.wait();
-                    for &request in &requests {
-                        // SAFETY: the layouts have non-zero sizes.
-                        let block = unsafe { heap.alloc(request) };
-                        blocks.push((block.addr(), request));
-                    }
-                    blocks
-                        .into_iter()
-                        .map(|(start, request)| {
-                            if start == 0 {
-                                return (0, 0);
-                            }
-                            if let Err(e) = check_block(start, request, bounds(heap)) {
-                                panic!("thread {t} (seed {seed}): {e}");
-                            }
-                            (start, start + request.size())
-                        })
-                        .collect()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
-    })
+/// How many times each worker thread is interrupted in the middle of its
+/// allocations (see `hidden_bump_allocator::interrupts`).
+const INTERRUPTS: usize = 40;
+
+/// The heap of `many_threads_never_overlap`.
+static SHARED_HEAP: BumpGlobal<{ 64 << 20 }> = BumpGlobal::new();
+/// Blocks the signal hook took from `SHARED_HEAP`.
+static SHARED_HOOK_BLOCKS: HookLog<8192> = HookLog::new();
+
+/// Runs on a worker thread interrupted by a signal: takes a 16-byte block
+/// from `SHARED_HEAP` right where the worker was stopped.
+fn allocate_in_the_middle() {
+    if !SHARED_HOOK_BLOCKS.has_room() {
+        return;
+    }
+    let request = Layout::new::<[u64; 2]>();
+    // SAFETY: the layout has a non-zero size.
+    let block = unsafe { SHARED_HEAP.alloc(request) };
+    let end = if block.is_null() {
+        0
+    } else {
+        block.addr() + request.size()
+    };
+    SHARED_HOOK_BLOCKS.push(block.addr(), end);
 }
 
-// Catches: a load + store bump instead of compare-and-swap (two threads read the same `next` and get the same block), or giving up on contention.
+// Catches: a load + store bump instead of compare-and-swap (two allocations that overlap in time get the same block), or giving up when the compare-and-swap fails.
 #[test]
 fn many_threads_never_overlap() {
-    static HEAP: BumpGlobal<{ 8 << 20 }> = BumpGlobal::new();
     let seed = 5;
-    let (threads, per_thread) = (8, 10_000);
-    let per_thread_blocks = race(&HEAP, threads, per_thread, seed);
+    let threads = 8;
+    // Each worker is interrupted INTERRUPTS times wherever it happens to be;
+    // the signal handler allocates from the same heap. A bump that is not a
+    // single compare-and-swap hands the handler and the interrupted
+    // allocation the same block whenever the signal lands between reading
+    // `next` and writing it back, on one CPU or many, busy or not.
+    let per_thread_blocks = interrupts::storm(
+        threads,
+        allocate_in_the_middle,
+        Duration::from_secs(15),
+        |t| {
+            let mut rng = fastrand::Rng::with_seed(seed + t as u64);
+            let mut blocks = Vec::with_capacity(1 << 16);
+            while interrupts::until(INTERRUPTS) {
+                // Leave room: the heap must never be full in this test.
+                if SHARED_HEAP.used() > SHARED_HEAP.capacity() / 2 {
+                    std::thread::yield_now();
+                    continue;
+                }
+                let request = layout(rng.usize(1..=32), 1 << rng.u32(0..4));
+                // SAFETY: the layout has a non-zero size.
+                let block = unsafe { SHARED_HEAP.alloc(request) };
+                blocks.push((block.addr(), request));
+            }
+            blocks
+        },
+    );
+    let hook_blocks = SHARED_HOOK_BLOCKS.take();
     let nulls = per_thread_blocks
         .iter()
         .flatten()
         .filter(|b| b.0 == 0)
-        .count();
+        .count()
+        + hook_blocks.iter().filter(|b| b.0 == 0).count();
+    let total = per_thread_blocks.iter().map(Vec::len).sum::<usize>() + hook_blocks.len();
     assert_eq!(
         nulls, 0,
-        "{threads} threads × {per_thread} small allocations on an 8 MiB heap (room for all of them): \
-         {nulls} returned null (seed {seed}). A compare-and-swap that fails must retry with the \
-         value it read, not give up"
+        "{threads} threads allocating small blocks from a 64 MiB heap that never got half          full, each interrupted {INTERRUPTS} times by a signal whose handler allocates from the          same heap: {nulls} of {total} allocations returned null (seed {seed}). A          compare_exchange that fails only means another allocation won: retry from the value          it returned, do not give up"
     );
-    let mut all: Vec<(usize, usize)> = per_thread_blocks.into_iter().flatten().collect();
+    let mut all: Vec<(usize, usize)> = hook_blocks;
+    for (t, blocks) in per_thread_blocks.iter().enumerate() {
+        for &(start, request) in blocks {
+            if let Err(e) = check_block(start, request, bounds(&SHARED_HEAP)) {
+                panic!("thread {t} (seed {seed}): {e}");
+            }
+            all.push((start, start + request.size()));
+        }
+    }
+    let handed_out: usize = all.iter().map(|(s, e)| e - s).sum();
     if let Some((a, b)) = find_overlap(&mut all) {
         panic!(
-            "{threads} threads allocating at once got overlapping blocks [{:#x}, {:#x}) and \
-             [{:#x}, {:#x}) (seed {seed}): claim a block with compare_exchange on `next`, \
-             not with a separate load and store",
+            "two allocations that overlapped in time got overlapping blocks [{:#x}, {:#x}) and              [{:#x}, {:#x}) ({threads} threads, each interrupted by a signal handler that              allocates too; seed {seed}): between reading `next` and publishing the new end,              another allocation took the same bytes. Claim the block with one              compare_exchange on `next`, not with a separate load and store",
             a.0, a.1, b.0, b.1
         );
     }
-    let handed_out: usize = all.iter().map(|(s, e)| e - s).sum();
     assert!(
-        HEAP.used() >= handed_out,
+        SHARED_HEAP.used() >= handed_out,
         "used() is {} but {handed_out} bytes were handed out: `next` fell behind the blocks",
-        HEAP.used()
+        SHARED_HEAP.used()
     );
+}
+
+/// The small heaps of `threads_racing_for_the_last_bytes_stay_inside`.
+const HEAPS: usize = 2_000;
+/// The size of each small heap.
+const SIZE: usize = 512;
+static SMALL_HEAPS: [BumpGlobal<SIZE>; HEAPS] = [const { BumpGlobal::new() }; HEAPS];
+/// Blocks the signal hook took from the small heaps.
+static LAST_BYTES_HOOK_BLOCKS: HookLog<8192> = HookLog::new();
+
+thread_local! {
+    /// The small heap the current thread is filling (`usize::MAX`: none).
+    static FILLING: Cell<usize> = const { Cell::new(usize::MAX) };
+}
+
+/// Runs on a worker thread interrupted by a signal: takes every byte still
+/// free in the heap the worker is filling, right where the worker was
+/// stopped (perhaps after its bounds check, before its compare-and-swap).
+fn take_the_rest() {
+    let Some(heap) = SMALL_HEAPS.get(FILLING.with(Cell::get)) else {
+        return;
+    };
+    let rest = SIZE.saturating_sub(heap.used());
+    if rest == 0 || !LAST_BYTES_HOOK_BLOCKS.has_room() {
+        return;
+    }
+    let Ok(request) = Layout::from_size_align(rest, 1) else {
+        return;
+    };
+    // SAFETY: the layout has a non-zero size.
+    let block = unsafe { heap.alloc(request) };
+    if !block.is_null() {
+        LAST_BYTES_HOOK_BLOCKS.push(block.addr(), block.addr() + rest);
+    }
 }
 
 // Catches: checking the bounds once before the compare-and-swap loop, so a retry after a lost race can claim a block past the end.
 #[test]
 fn threads_racing_for_the_last_bytes_stay_inside() {
-    // Many small heaps, filled one after another by every thread at once:
-    // each heap's last bytes are a fresh race.
-    const HEAPS: usize = 2_000;
-    const SIZE: usize = 512;
-    static SMALL_HEAPS: [BumpGlobal<SIZE>; HEAPS] = [const { BumpGlobal::new() }; HEAPS];
-    let threads = 8;
+    // Every thread fills the same small heaps one after another, and is
+    // interrupted INTERRUPTS times by a signal whose handler takes all the
+    // bytes left in the heap that thread is filling: an allocation stopped
+    // after its bounds check and before its compare-and-swap then loses the
+    // last bytes, and its retry must check the bounds again.
+    let threads = 4;
     let seed = 9;
-    let barrier = Barrier::new(threads);
-    let per_thread: Vec<Vec<(usize, usize, usize)>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                let barrier = &barrier;
-                s.spawn(move || {
-                    let mut rng = fastrand::Rng::with_seed(seed + t as u64);
-                    let mut blocks = Vec::with_capacity(HEAPS * 8);
-                    barrier.wait();
-                    for (h, heap) in SMALL_HEAPS.iter().enumerate() {
-                        loop {
-                            let request = layout(rng.usize(1..=24), 1 << rng.u32(0..4));
-                            // SAFETY: the layout has a non-zero size.
-                            let block = unsafe { heap.alloc(request) };
-                            if block.is_null() {
-                                break;
-                            }
-                            if let Err(e) = check_block(block.addr(), request, bounds(heap)) {
-                                panic!(
-                                    "thread {t} racing other threads for the last bytes of a \
-                                     {SIZE}-byte heap (seed {seed}): {e}. Check the bounds \
-                                     again on every retry of the compare-and-swap loop"
-                                );
-                            }
-                            blocks.push((h, block.addr(), block.addr() + request.size()));
-                        }
+    let per_thread: Vec<Vec<(usize, usize, usize)>> = interrupts::storm(
+        threads,
+        take_the_rest,
+        Duration::from_secs(15),
+        |t| {
+            let mut rng = fastrand::Rng::with_seed(seed + t as u64);
+            let mut blocks = Vec::with_capacity(HEAPS * 8);
+            for (h, heap) in SMALL_HEAPS.iter().enumerate() {
+                if !interrupts::until(INTERRUPTS) {
+                    break;
+                }
+                FILLING.with(|f| f.set(h));
+                loop {
+                    let request = layout(rng.usize(1..=24), 1 << rng.u32(0..4));
+                    // SAFETY: the layout has a non-zero size.
+                    let block = unsafe { heap.alloc(request) };
+                    if block.is_null() {
+                        break;
                     }
-                    blocks
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
-    });
-    let mut by_heap: Vec<Vec<(usize, usize)>> = vec![Vec::new(); HEAPS];
+                    if let Err(e) = check_block(block.addr(), request, bounds(heap)) {
+                        FILLING.with(|f| f.set(usize::MAX));
+                        panic!(
+                            "thread {t}, filling a {SIZE}-byte heap while a signal handler                              took its last bytes (seed {seed}): {e}. The compare-and-swap                              failed because another allocation moved `next`: check the bounds                              again on every retry of the loop, not once before it"
+                        );
+                    }
+                    blocks.push((h, block.addr(), block.addr() + request.size()));
+                }
+            }
+            FILLING.with(|f| f.set(usize::MAX));
+            blocks
+        },
+    );
+    let mut all: Vec<(usize, usize)> = LAST_BYTES_HOOK_BLOCKS.take();
+    let mut by_heap: Vec<usize> = vec![0; HEAPS];
     for (h, start, end) in per_thread.into_iter().flatten() {
-        by_heap[h].push((start, end));
+        by_heap[h] += 1;
+        all.push((start, end));
     }
-    for (h, blocks) in by_heap.iter_mut().enumerate() {
-        if let Some((a, b)) = find_overlap(blocks) {
-            panic!(
-                "threads racing to fill a {SIZE}-byte heap got overlapping blocks [{:#x}, {:#x}) \
-                 and [{:#x}, {:#x}) (heap {h}, seed {seed})",
-                a.0, a.1, b.0, b.1
-            );
-        }
-        let used = SMALL_HEAPS[h].used();
+    if let Some((a, b)) = find_overlap(&mut all) {
+        panic!(
+            "threads racing to fill {SIZE}-byte heaps (and a signal handler taking their last              bytes) got overlapping blocks [{:#x}, {:#x}) and [{:#x}, {:#x}) (seed {seed}):              claim a block with one compare_exchange on `next`",
+            a.0, a.1, b.0, b.1
+        );
+    }
+    for (h, heap) in SMALL_HEAPS.iter().enumerate() {
+        let used = heap.used();
         assert!(
             used <= SIZE,
-            "used() = {used} is past the capacity {SIZE} after threads raced to fill heap {h} (seed {seed})"
+            "used() = {used} is past the capacity {SIZE} after threads raced to fill heap {h}              ({} blocks, seed {seed})",
+            by_heap[h]
         );
     }
 }
