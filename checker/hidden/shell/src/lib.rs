@@ -119,6 +119,13 @@ pub fn lingering_children(pid: i32) -> Vec<ProcInfo> {
     left
 }
 
+/// The system call process `pid` is blocked in, from `/proc/<pid>/syscall`
+/// (`None` if it is running, gone, or the file cannot be read).
+pub fn blocked_in_syscall(pid: i32) -> Option<i64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/syscall")).ok()?;
+    text.split_whitespace().next()?.parse().ok()
+}
+
 /// The descriptors open in process `pid`, from `/proc/<pid>/fd`.
 pub fn open_fds(pid: i32) -> BTreeSet<i32> {
     std::fs::read_dir(format!("/proc/{pid}/fd"))
@@ -304,11 +311,34 @@ pub struct Transcript {
 /// does not finish within `patience`. Processes the shell left behind are
 /// killed (after it exited), so that their output pipes close.
 pub fn run_script_in(program: &str, script: &str, dir: &Path, patience: Duration) -> Transcript {
+    try_run_script_in(program, script, dir, patience, None)
+        .unwrap_or_else(|message| panic!("{message}"))
+}
+
+/// [`run_script_in`], with the shell started under `umask` if given (the
+/// test's own umask otherwise); `Err` with a message saying what the shell
+/// printed if it does not finish within `patience`.
+pub fn try_run_script_in(
+    program: &str,
+    script: &str,
+    dir: &Path,
+    patience: Duration,
+    umask: Option<libc::mode_t>,
+) -> Result<Transcript, String> {
     let mut command = shell_command(program, dir);
     command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    if let Some(mask) = umask {
+        // SAFETY: umask is async-signal-safe and only sets a value of the child.
+        unsafe {
+            command.pre_exec(move || {
+                libc::umask(mask);
+                Ok(())
+            });
+        }
+    }
     let started = Instant::now();
     let mut session = Session::spawn(&mut command, false);
     let mut stdin = session.child.stdin.take().expect("piped stdin");
@@ -324,21 +354,21 @@ pub fn run_script_in(program: &str, script: &str, dir: &Path, patience: Duration
     let out = collect(&stdout, PATIENCE);
     let err = collect(&stderr, PATIENCE);
     let Some(status) = status else {
-        panic!(
+        return Err(format!(
             "{program} did not finish this script within {patience:?} (a pipeline that never \
              ends because a pipe's write end is still open somewhere? a wait for a process \
              that is not there?):\n{}\nits output so far:\n{}\nits errors so far:\n{}",
             indent(script),
             indent(&String::from_utf8_lossy(&out)),
             indent(&String::from_utf8_lossy(&err)),
-        );
+        ));
     };
-    Transcript {
+    Ok(Transcript {
         stdout: String::from_utf8_lossy(&out).into_owned(),
         stderr: String::from_utf8_lossy(&err).into_owned(),
         status,
         elapsed,
-    }
+    })
 }
 
 /// [`run_script_in`] in a fresh scratch directory.
@@ -551,6 +581,13 @@ impl Driver {
     /// on standard output before the marker: by then the shell has finished
     /// `line` (unless it is a background job) and read the next line.
     pub fn run(&mut self, line: &str) -> String {
+        self.try_run(line)
+            .unwrap_or_else(|message| panic!("{message}"))
+    }
+
+    /// [`Driver::run`], with `Err` and a message saying what the shell
+    /// printed if it does not finish `line` within [`PATIENCE`].
+    pub fn try_run(&mut self, line: &str) -> Result<String, String> {
         self.marks += 1;
         let mark = format!("--osh-test-mark-{}--\n", self.marks);
         self.send(line);
@@ -560,23 +597,27 @@ impl Driver {
             if let Some(at) = find(&self.pending, mark.as_bytes()) {
                 let before = String::from_utf8_lossy(&self.pending[..at]).into_owned();
                 self.pending.drain(..at + mark.len());
-                return before;
+                return Ok(before);
             }
             let left = deadline.saturating_duration_since(Instant::now());
             match self.stdout.recv_timeout(left) {
                 Ok(chunk) => self.pending.extend_from_slice(&chunk),
-                Err(RecvTimeoutError::Timeout) => panic!(
-                    "the shell did not finish `{line}` (and the `echo` after it) within \
-                     {PATIENCE:?}; its output so far:\n{}\nits errors:\n{}",
-                    indent(&String::from_utf8_lossy(&self.pending)),
-                    indent(&self.stderr())
-                ),
-                Err(RecvTimeoutError::Disconnected) => panic!(
-                    "the shell exited (or closed its output) while running `{line}`; its \
-                     output:\n{}\nits errors:\n{}",
-                    indent(&String::from_utf8_lossy(&self.pending)),
-                    indent(&self.stderr())
-                ),
+                Err(RecvTimeoutError::Timeout) => {
+                    return Err(format!(
+                        "the shell did not finish `{line}` (and the `echo` after it) within \
+                         {PATIENCE:?}; its output so far:\n{}\nits errors:\n{}",
+                        indent(&String::from_utf8_lossy(&self.pending)),
+                        indent(&self.stderr())
+                    ));
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err(format!(
+                        "the shell exited (or closed its output) while running `{line}`; its \
+                         output:\n{}\nits errors:\n{}",
+                        indent(&String::from_utf8_lossy(&self.pending)),
+                        indent(&self.stderr())
+                    ));
+                }
             }
         }
     }

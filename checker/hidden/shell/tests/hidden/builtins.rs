@@ -58,6 +58,14 @@ fn cd_to_a_missing_directory_is_an_error() {
         hidden_shell::indent(&osh.stdout),
         hidden_shell::indent(&osh.stderr)
     );
+    same_as_dash(
+        OSH,
+        "cd /usr\ncd /proc\ncd /no/such/directory\ncd -\npwd\n",
+        Compare::ALL,
+        "a `cd` that fails changes nothing, not even where `cd -` goes back to: after `cd \
+         /usr`, `cd /proc` and a failed `cd /no/such/directory`, `cd -` goes to /usr. Store \
+         the directory you leave in `previous_dir` only after chdir succeeded",
+    );
 }
 
 // Catches: `exit N` ignoring N, or the lines after `exit` still running.

@@ -2,9 +2,161 @@
 //! foreground group, Ctrl-C and Ctrl-Z, `fg` and `bg`; default signal
 //! dispositions in every child.
 
-use hidden_shell::{Compare, Pty, proc_info, same_as_dash, session_members, wait_state};
+use std::time::{Duration, Instant};
+
+use hidden_shell::{
+    Compare, PATIENCE, PROMPT, Pty, indent, poll, proc_info, same_as_dash, session_members,
+    wait_state,
+};
 
 use crate::OSH;
+
+/// `ptrace(request, pid, 0, data)`.
+fn ptrace(request: libc::c_uint, pid: i32, data: usize) -> libc::c_long {
+    // SAFETY: the requests used here (SEIZE, CONT, DETACH) take an integer in
+    // `data` and no address; GETEVENTMSG goes through `fork_event_child`.
+    unsafe {
+        libc::ptrace(
+            request,
+            pid,
+            std::ptr::null_mut::<libc::c_void>(),
+            data as *mut libc::c_void,
+        )
+    }
+}
+
+/// Waits (with a deadline) for the traced process `pid` to report a stop;
+/// its raw wait status.
+fn traced_stop(pid: i32, what: &str) -> i32 {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let mut status = 0;
+        // SAFETY: waitpid writes the status into a local variable.
+        let got = unsafe { libc::waitpid(pid, &mut status, libc::__WALL | libc::WNOHANG) };
+        if got == pid {
+            return status;
+        }
+        assert!(
+            got == 0 && Instant::now() < deadline,
+            "{what} did not happen within {PATIENCE:?} (waitpid on {pid} returned {got})"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Lets the traced shell run until it creates a process (fork, vfork or
+/// clone); the new process's pid and whether it was a vfork (whose parent
+/// cannot go on before the child execs). The shell is left stopped.
+fn next_child_of_traced(shell: i32) -> (i32, bool) {
+    loop {
+        let status = traced_stop(shell, "the shell starting the next process of the pipeline");
+        assert!(
+            libc::WIFSTOPPED(status),
+            "the shell ended while starting the pipeline (wait status {status:#x})"
+        );
+        let event = (status >> 16) & 0xff;
+        match event {
+            libc::PTRACE_EVENT_FORK | libc::PTRACE_EVENT_VFORK | libc::PTRACE_EVENT_CLONE => {
+                let mut child: libc::c_ulong = 0;
+                // SAFETY: GETEVENTMSG writes one c_ulong where `data` points.
+                unsafe {
+                    libc::ptrace(
+                        libc::PTRACE_GETEVENTMSG,
+                        shell,
+                        std::ptr::null_mut::<libc::c_void>(),
+                        &mut child as *mut libc::c_ulong as *mut libc::c_void,
+                    )
+                };
+                return (child as i32, event == libc::PTRACE_EVENT_VFORK);
+            }
+            // A signal on its way to the shell: deliver it.
+            0 => ptrace(libc::PTRACE_CONT, shell, libc::WSTOPSIG(status) as usize),
+            // A group stop or another event: go on.
+            _ => ptrace(libc::PTRACE_CONT, shell, 0),
+        };
+    }
+}
+
+/// Types `line` (a two-command pipeline of `sleep`s) and starts it so that
+/// the `setpgid` race is always lost by a shell that calls `setpgid` only in
+/// the child: the shell is traced (ptrace) while it forks, and its first
+/// child is held before it runs a single instruction until the second child
+/// has exec'd. The group the second child must join then exists only if the
+/// shell itself put the first child in it. Returns (first, second) once both
+/// run `sleep` in the first one's group and that group owns the terminal.
+fn start_pipeline_in_one_group(pty: &mut Pty, line: &str) -> (i32, i32) {
+    let shell = pty.pid();
+    let options = libc::PTRACE_O_TRACEFORK | libc::PTRACE_O_TRACEVFORK | libc::PTRACE_O_TRACECLONE;
+    assert_eq!(
+        ptrace(libc::PTRACE_SEIZE, shell, options as usize),
+        0,
+        "the test cannot trace the shell: {}",
+        std::io::Error::last_os_error()
+    );
+    pty.type_text(&format!("{line}\n"));
+    let (first, vfork) = next_child_of_traced(shell);
+    traced_stop(first, "the first child's start");
+    if vfork {
+        // A vfork parent waits for its child's exec: nothing can be held.
+        ptrace(libc::PTRACE_DETACH, first, 0);
+        ptrace(libc::PTRACE_CONT, shell, 0);
+    } else {
+        ptrace(libc::PTRACE_CONT, shell, 0);
+    }
+    let (second, _) = next_child_of_traced(shell);
+    traced_stop(second, "the second child's start");
+    ptrace(libc::PTRACE_DETACH, second, 0);
+    ptrace(libc::PTRACE_DETACH, shell, 0);
+    // The second child runs alone until it has become `sleep`.
+    let exec = poll(PATIENCE, || {
+        proc_info(second).filter(|p| p.comm == "sleep" || p.state == 'Z')
+    });
+    if !vfork {
+        ptrace(libc::PTRACE_DETACH, first, 0);
+    }
+    let second_info = exec.unwrap_or_else(|| {
+        panic!(
+            "the second process of `{line}` did not start `sleep` within {PATIENCE:?}; the \
+             terminal showed:\n{}",
+            indent(&pty.seen)
+        )
+    });
+    let group = second_info.pgrp;
+    assert!(
+        group != shell,
+        "the second process of `{line}` stayed in the shell's process group ({shell}) instead \
+         of joining the job's group ({first}, the first process's pid). This is the setpgid \
+         race: the second child ran before the first had called setpgid, so the group it \
+         asked to join did not exist yet. Call setpgid(pid, pgid) in the shell as well, right \
+         after each fork, not only setpgid(0, pgid) in the child: whichever runs first makes \
+         the group."
+    );
+    assert!(
+        group == first,
+        "the second process of `{line}` ({second}) is in process group {group}, not in the \
+         job's group {first} (the first process's pid): every process of a pipeline must join \
+         the same group, or Ctrl-C and Ctrl-Z reach only part of the job. Is each child put in \
+         a group of its own (setpgid(0, 0)) instead of the first child's?"
+    );
+    let together = poll(PATIENCE, || {
+        let (a, b) = (proc_info(first)?, proc_info(second)?);
+        (a.comm == "sleep"
+            && a.pgrp == first
+            && b.pgrp == first
+            && a.tpgid == first
+            && matches!(a.state, 'S' | 'R')
+            && matches!(b.state, 'S' | 'R'))
+        .then_some(())
+    });
+    assert!(
+        together.is_some(),
+        "both processes of `{line}` should run `sleep` in the job's group {first}, which owns \
+         the terminal; the first is {:?}, the second {:?}",
+        proc_info(first),
+        proc_info(second)
+    );
+    (first, second)
+}
 
 /// Starts `sleep 100` in the foreground and returns its pid once it runs
 /// in a process group of its own that owns the terminal.
@@ -247,5 +399,67 @@ fn children_start_with_default_signal_dispositions() {
         Compare::ALL,
         "a program started from a script ignores no signal the shell's parent did not: the Rust \
          runtime ignores SIGPIPE, and `yes | head -n 1` should end `yes` quietly with SIGPIPE",
+    );
+}
+
+// Catches: each process of a pipeline put in a group of its own, and the setpgid race (setpgid called only in the child), made certain by holding the first child until the second has exec'd.
+#[test]
+fn every_process_of_a_pipeline_joins_the_jobs_group() {
+    let mut pty = Pty::start(OSH);
+    let (first, second) = start_pipeline_in_one_group(&mut pty, "sleep 100 | sleep 200");
+    pty.type_text("\x03");
+    for (pid, which) in [(first, "first"), (second, "second")] {
+        let state = wait_state(pid, |s| matches!(s, None | Some('Z')));
+        assert!(
+            matches!(state, None | Some('Z')),
+            "Ctrl-C should kill both processes of the foreground pipeline `sleep 100 | sleep \
+             200`; the {which} one is still there (state {state:?})"
+        );
+    }
+    pty.expect(PROMPT, "a new prompt after Ctrl-C killed the pipeline");
+    let out = pty.run("echo status $?");
+    assert!(
+        out.contains("status 130"),
+        "after Ctrl-C killed the pipeline, `$?` should be 130; the terminal showed:\n{out}"
+    );
+}
+
+// Catches: `fg` continuing a stopped pipeline with kill(pgid, SIGCONT), which reaches only the first process, instead of killpg: the shell then waits forever for the rest.
+#[test]
+fn fg_continues_every_process_of_a_pipeline() {
+    let mut pty = Pty::start(OSH);
+    let (first, second) = start_pipeline_in_one_group(&mut pty, "sleep 100 | sleep 200");
+    pty.type_text("\x1a");
+    for (pid, which) in [(first, "first"), (second, "second")] {
+        let state = wait_state(pid, |s| s == Some('T'));
+        assert_eq!(
+            state,
+            Some('T'),
+            "Ctrl-Z should stop both processes of `sleep 100 | sleep 200`; the {which} one's \
+             state is {state:?}"
+        );
+    }
+    pty.expect(PROMPT, "a new prompt after Ctrl-Z stopped the pipeline");
+    pty.type_text("fg\n");
+    for (pid, which) in [(first, "first"), (second, "second")] {
+        let state = wait_state(pid, |s| matches!(s, Some('S' | 'R')));
+        assert!(
+            matches!(state, Some('S' | 'R')),
+            "`fg` should continue every process of the stopped pipeline `sleep 100 | sleep \
+             200`, but the {which} one is still stopped (state {state:?}): send SIGCONT to the \
+             whole process group with killpg(pgid, SIGCONT); kill(pgid, SIGCONT) reaches only \
+             the process whose pid is pgid"
+        );
+    }
+    pty.type_text("\x03");
+    pty.expect(
+        PROMPT,
+        "a new prompt once Ctrl-C killed the pipeline brought back by `fg`",
+    );
+    let out = pty.run("echo status $?");
+    assert!(
+        out.contains("status 130"),
+        "`fg` waits for the whole pipeline and its status becomes `$?` (130 after Ctrl-C); \
+         the terminal showed:\n{out}"
     );
 }

@@ -1,8 +1,6 @@
 //! Stage 5: pipelines of any length.
 
-use std::time::Duration;
-
-use hidden_shell::{Compare, Driver, lingering_children, open_fds, run_script, same_as_dash};
+use hidden_shell::{Compare, Driver, lingering_children, open_fds, same_as_dash};
 
 use crate::OSH;
 
@@ -87,16 +85,21 @@ fn waits_for_every_command() {
 // Catches: starting each command only after the previous one has finished (a pipeline must run all at once).
 #[test]
 fn commands_run_at_the_same_time() {
-    let osh = run_script(
-        OSH,
-        "sleep 0.4 | sleep 0.4 | sleep 0.4 | sleep 0.4 | sleep 0.4\n",
-    );
-    assert!(
-        osh.elapsed < Duration::from_millis(1500),
-        "five `sleep 0.4` in a pipeline took {:?}: all the commands of a pipeline should be \
-         started before the shell waits for any of them",
-        osh.elapsed
-    );
+    // The first command waits for a file the last one creates: the pipeline
+    // can only end if both run at once, however fast or slow the machine.
+    let script = "sh -c 'until [ -e started ]; do sleep 0.01; done; echo both ran' | \
+                  sh -c ': > started; cat'\n";
+    let dir = hidden_shell::scratch_dir();
+    let osh =
+        hidden_shell::try_run_script_in(OSH, script, dir.path(), hidden_shell::PATIENCE, None)
+            .unwrap_or_else(|message| {
+                panic!(
+                    "the first command of this pipeline waits until the last one has started; all \
+                 the commands of a pipeline should be started before the shell waits for any \
+                 of them: {message}"
+                )
+            });
+    assert_eq!(osh.stdout, "both ran\n", "the pipeline's output");
 }
 
 // Catches: pipe descriptors leaking into children (a command sees other commands' pipe ends).

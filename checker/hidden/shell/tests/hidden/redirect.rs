@@ -100,12 +100,40 @@ fn builtin_redirections_are_undone() {
     );
 }
 
-// Catches: files created with a wrong mode (0 or 0o777) instead of 0o666 minus the umask.
+// Catches: files created with a wrong mode (0o644, 0 or 0o777) instead of 0o666 minus the umask: the shells run under umask 0, where 0o644 and 0o666 differ.
 #[test]
 fn created_files_have_the_usual_mode() {
+    let script = "echo x > out\necho y >> app\nls 2> err\nstat -c %a out app err\n";
+    let run = |program: &str| {
+        let dir = hidden_shell::scratch_dir();
+        hidden_shell::try_run_script_in(
+            program,
+            script,
+            dir.path(),
+            hidden_shell::PATIENCE,
+            Some(0),
+        )
+        .unwrap_or_else(|message| panic!("{message}"))
+    };
+    let (dash, osh) = (run(hidden_shell::DASH), run(OSH));
+    assert!(
+        dash.stdout.ends_with("666\n666\n666\n"),
+        "/bin/sh under umask 0 printed:\n{}",
+        hidden_shell::indent(&dash.stdout)
+    );
+    assert_eq!(
+        osh.stdout,
+        dash.stdout,
+        "under umask 0, the files that `> out`, `>> app` and `2> err` create should have \
+         mode 666 (rw-rw-rw-, what /bin/sh gives them): open them with mode 0o666 and let the \
+         umask take bits away; a mode like 0o644 only looks right under the usual umask 022. \
+         The script:\n{}\nthe shell's standard error:\n{}",
+        hidden_shell::indent(script),
+        hidden_shell::indent(&osh.stderr)
+    );
     same_as_dash(
         OSH,
-        "echo x > out\necho y >> app\nls 2> err\nstat -c %a out app err\n",
+        script,
         Compare::ALL,
         "files created by redirections have mode 0666 minus the umask",
     );

@@ -149,18 +149,29 @@ fn a_command_that_never_exits_holds_the_shell() {
     shell.run("true");
     shell.send("sleep 1000");
     shell.send("echo too early");
-    let early = shell.output_within(Duration::from_millis(300));
-    assert!(
-        early.is_empty(),
-        "while `sleep 1000` runs in the foreground the shell must wait for it, but it went on \
-         and printed:\n{early}"
-    );
-    let sleeping = hidden_shell::poll(hidden_shell::PATIENCE, || {
-        hidden_shell::children_of(shell.pid())
+    // An event, not a delay: the shell blocked in a system call other than
+    // `read` while its one live child is the `sleep`. A shell that does not
+    // wait runs the `echo` and ends up blocked reading its next line.
+    let pid = shell.pid();
+    let waiting = hidden_shell::poll(hidden_shell::PATIENCE, || {
+        let live: Vec<_> = hidden_shell::children_of(pid)
             .into_iter()
-            .find(|c| c.comm == "sleep")
+            .filter(|c| c.state != 'Z')
+            .collect();
+        let call = hidden_shell::blocked_in_syscall(pid)?;
+        (live.len() == 1 && live[0].comm == "sleep" && call != libc::SYS_read).then_some(call)
     });
-    assert!(sleeping.is_some(), "the shell did not start `sleep 1000`");
+    let early = shell.output_within(Duration::from_millis(50));
+    assert!(
+        waiting.is_some() && early.is_empty(),
+        "while `sleep 1000` runs in the foreground the shell must wait for it (blocked in \
+         waitpid), not read and run `echo too early`; after {:?} its children are {:?}, it is \
+         blocked in system call {:?} (0 = read), and it printed:\n{}",
+        hidden_shell::PATIENCE,
+        hidden_shell::children_of(pid),
+        hidden_shell::blocked_in_syscall(pid),
+        hidden_shell::indent(&early)
+    );
     // The test ends here: the suite kills the shell and its `sleep` (a
     // bounded wait, never the command's own end).
 }
