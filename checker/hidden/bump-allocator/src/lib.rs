@@ -330,7 +330,10 @@ pub mod interrupts {
                         // SAFETY: the thread has not been joined yet (joins
                         // happen below, after this loop), so its id is valid.
                         unsafe {
-                            libc::pthread_kill(id.load(Ordering::Acquire) as libc::pthread_t, libc::SIGUSR1)
+                            libc::pthread_kill(
+                                id.load(Ordering::Acquire) as libc::pthread_t,
+                                libc::SIGUSR1,
+                            )
                         };
                     }
                 }

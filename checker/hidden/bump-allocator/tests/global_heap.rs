@@ -230,39 +230,54 @@ mod global {
         // the signal handler takes a block of its own: a bump that is not
         // one compare-and-swap hands it memory the interrupted allocation
         // also returns, every time, whatever the load on the machine.
-        let counts = interrupts::storm(threads, allocate_in_the_middle, Duration::from_secs(20), |t| {
-            let t = t as u64;
-            let mut words: Vec<String> = Vec::new();
-            words.push(String::new());
-            assert!(on_heap(words.as_ptr().addr()), "thread {t}: a Vec is not inside the BumpGlobal heap");
-            words.clear();
-            let mut map = HashMap::new();
-            let mut i = 0u64;
-            while i < 3_000 || interrupts::until(INTERRUPTS) {
-                words.push(format!("t{t}-{i}"));
-                map.insert(i, vec![t; (i % 16) as usize]);
-                if i % 100 == 0 {
-                    shared.lock().expect("no poisoning").push((t, i));
-                }
-                i += 1;
-            }
-            for (i, w) in words.iter().enumerate() {
-                assert_eq!(*w, format!("t{t}-{i}"), "thread {t}: a String on the bump heap was overwritten by another allocation");
-            }
-            for (i, v) in &map {
+        let counts = interrupts::storm(
+            threads,
+            allocate_in_the_middle,
+            Duration::from_secs(20),
+            |t| {
+                let t = t as u64;
+                let mut words: Vec<String> = Vec::new();
+                words.push(String::new());
                 assert!(
-                    v.len() == (*i % 16) as usize && v.iter().all(|&x| x == t),
-                    "thread {t}: a Vec in a HashMap on the bump heap was overwritten by another allocation"
+                    on_heap(words.as_ptr().addr()),
+                    "thread {t}: a Vec is not inside the BumpGlobal heap"
                 );
-            }
-            i
-        });
+                words.clear();
+                let mut map = HashMap::new();
+                let mut i = 0u64;
+                while i < 3_000 || interrupts::until(INTERRUPTS) {
+                    words.push(format!("t{t}-{i}"));
+                    map.insert(i, vec![t; (i % 16) as usize]);
+                    if i % 100 == 0 {
+                        shared.lock().expect("no poisoning").push((t, i));
+                    }
+                    i += 1;
+                }
+                for (i, w) in words.iter().enumerate() {
+                    assert_eq!(
+                        *w,
+                        format!("t{t}-{i}"),
+                        "thread {t}: a String on the bump heap was overwritten by another allocation"
+                    );
+                }
+                for (i, v) in &map {
+                    assert!(
+                        v.len() == (*i % 16) as usize && v.iter().all(|&x| x == t),
+                        "thread {t}: a Vec in a HashMap on the bump heap was overwritten by another allocation"
+                    );
+                }
+                i
+            },
+        );
         for (start, end) in HOOK_BLOCKS.take() {
             // SAFETY: the hook's blocks lie in the bump heap, which is never freed.
             let bytes = unsafe { std::slice::from_raw_parts(start as *const u8, end - start) };
             assert!(
                 bytes.iter().all(|&b| b == HOOK_BYTE),
-                "a block a signal handler allocated while a thread was inside alloc was                  overwritten by the interrupted allocation: between reading `next` and                  publishing the new end, another allocation took the same bytes. Claim the                  block with one compare_exchange on `next`"
+                "a block a signal handler allocated while a thread was inside alloc was \
+                 overwritten by the interrupted allocation: between reading `next` and \
+                 publishing the new end, another allocation took the same bytes. Claim the \
+                 block with one compare_exchange on `next`"
             );
         }
         let mut seen = shared.lock().expect("no poisoning").clone();

@@ -87,7 +87,11 @@ fn the_chunk_size_is_rounded_up_to_whole_pages() {
              UP to whole pages ({expected}), so that a chunk holds at least what was asked for"
         );
         // A block of exactly the size asked for fits in one ordinary chunk.
-        alloc_checked(&mut arena, layout(asked, 1), &format!("ChunkedArena::new({asked}): "));
+        alloc_checked(
+            &mut arena,
+            layout(asked, 1),
+            &format!("ChunkedArena::new({asked}): "),
+        );
         assert_eq!(
             arena.chunks().iter().map(|c| c.len).collect::<Vec<_>>(),
             vec![expected],

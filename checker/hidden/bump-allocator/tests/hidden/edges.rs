@@ -237,8 +237,8 @@ fn dealloc_last_refuses_pointers_outside_the_buffer() {
     // A block that "ends at `next`" but starts before the buffer: 64 bytes
     // before it, with a size that reaches exactly the arena's `next`.
     let before = start - 64;
-    let foreign = NonNull::new(std::ptr::without_provenance_mut::<u8>(before))
-        .expect("a non-null address");
+    let foreign =
+        NonNull::new(std::ptr::without_provenance_mut::<u8>(before)).expect("a non-null address");
     let request = layout(64 + 40, 8);
     let call = format!(
         "dealloc_last({before:#x}, {request:?}) on an arena whose buffer starts at {start:#x} \

@@ -245,7 +245,11 @@ fn many_threads_never_overlap() {
     let total = per_thread_blocks.iter().map(Vec::len).sum::<usize>() + hook_blocks.len();
     assert_eq!(
         nulls, 0,
-        "{threads} threads allocating small blocks from a 64 MiB heap that never got half          full, each interrupted {INTERRUPTS} times by a signal whose handler allocates from the          same heap: {nulls} of {total} allocations returned null (seed {seed}). A          compare_exchange that fails only means another allocation won: retry from the value          it returned, do not give up"
+        "{threads} threads allocating small blocks from a 64 MiB heap that never got half \
+         full, each interrupted {INTERRUPTS} times by a signal whose handler allocates from the \
+         same heap: {nulls} of {total} allocations returned null (seed {seed}). A \
+         compare_exchange that fails only means another allocation won: retry from the value \
+         it returned, do not give up"
     );
     let mut all: Vec<(usize, usize)> = hook_blocks;
     for (t, blocks) in per_thread_blocks.iter().enumerate() {
@@ -259,7 +263,11 @@ fn many_threads_never_overlap() {
     let handed_out: usize = all.iter().map(|(s, e)| e - s).sum();
     if let Some((a, b)) = find_overlap(&mut all) {
         panic!(
-            "two allocations that overlapped in time got overlapping blocks [{:#x}, {:#x}) and              [{:#x}, {:#x}) ({threads} threads, each interrupted by a signal handler that              allocates too; seed {seed}): between reading `next` and publishing the new end,              another allocation took the same bytes. Claim the block with one              compare_exchange on `next`, not with a separate load and store",
+            "two allocations that overlapped in time got overlapping blocks [{:#x}, {:#x}) and \
+             [{:#x}, {:#x}) ({threads} threads, each interrupted by a signal handler that \
+             allocates too; seed {seed}): between reading `next` and publishing the new end, \
+             another allocation took the same bytes. Claim the block with one \
+             compare_exchange on `next`, not with a separate load and store",
             a.0, a.1, b.0, b.1
         );
     }
@@ -314,11 +322,8 @@ fn threads_racing_for_the_last_bytes_stay_inside() {
     // last bytes, and its retry must check the bounds again.
     let threads = 4;
     let seed = 9;
-    let per_thread: Vec<Vec<(usize, usize, usize)>> = interrupts::storm(
-        threads,
-        take_the_rest,
-        Duration::from_secs(15),
-        |t| {
+    let per_thread: Vec<Vec<(usize, usize, usize)>> =
+        interrupts::storm(threads, take_the_rest, Duration::from_secs(15), |t| {
             let mut rng = fastrand::Rng::with_seed(seed + t as u64);
             let mut blocks = Vec::with_capacity(HEAPS * 8);
             for (h, heap) in SMALL_HEAPS.iter().enumerate() {
@@ -336,7 +341,10 @@ fn threads_racing_for_the_last_bytes_stay_inside() {
                     if let Err(e) = check_block(block.addr(), request, bounds(heap)) {
                         FILLING.with(|f| f.set(usize::MAX));
                         panic!(
-                            "thread {t}, filling a {SIZE}-byte heap while a signal handler                              took its last bytes (seed {seed}): {e}. The compare-and-swap                              failed because another allocation moved `next`: check the bounds                              again on every retry of the loop, not once before it"
+                            "thread {t}, filling a {SIZE}-byte heap while a signal handler \
+                             took its last bytes (seed {seed}): {e}. The compare-and-swap \
+                             failed because another allocation moved `next`: check the bounds \
+                             again on every retry of the loop, not once before it"
                         );
                     }
                     blocks.push((h, block.addr(), block.addr() + request.size()));
@@ -344,8 +352,7 @@ fn threads_racing_for_the_last_bytes_stay_inside() {
             }
             FILLING.with(|f| f.set(usize::MAX));
             blocks
-        },
-    );
+        });
     let mut all: Vec<(usize, usize)> = LAST_BYTES_HOOK_BLOCKS.take();
     let mut by_heap: Vec<usize> = vec![0; HEAPS];
     for (h, start, end) in per_thread.into_iter().flatten() {
@@ -354,7 +361,9 @@ fn threads_racing_for_the_last_bytes_stay_inside() {
     }
     if let Some((a, b)) = find_overlap(&mut all) {
         panic!(
-            "threads racing to fill {SIZE}-byte heaps (and a signal handler taking their last              bytes) got overlapping blocks [{:#x}, {:#x}) and [{:#x}, {:#x}) (seed {seed}):              claim a block with one compare_exchange on `next`",
+            "threads racing to fill {SIZE}-byte heaps (and a signal handler taking their last \
+             bytes) got overlapping blocks [{:#x}, {:#x}) and [{:#x}, {:#x}) (seed {seed}): \
+             claim a block with one compare_exchange on `next`",
             a.0, a.1, b.0, b.1
         );
     }
@@ -362,7 +371,8 @@ fn threads_racing_for_the_last_bytes_stay_inside() {
         let used = heap.used();
         assert!(
             used <= SIZE,
-            "used() = {used} is past the capacity {SIZE} after threads raced to fill heap {h}              ({} blocks, seed {seed})",
+            "used() = {used} is past the capacity {SIZE} after threads raced to fill heap {h} \
+             ({} blocks, seed {seed})",
             by_heap[h]
         );
     }
