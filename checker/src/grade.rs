@@ -73,6 +73,9 @@ pub struct Grader {
     pub timeout: Option<std::time::Duration>,
     /// Instructors' test packs (`--pack`), loaded and checked.
     pub packs: Vec<Pack>,
+    /// Measure the performance stage even when a measurement of the same
+    /// benchmark binary could be reused.
+    pub remeasure: bool,
 }
 
 /// Something to tell the user while grading runs.
@@ -380,7 +383,19 @@ impl Grader {
         let strip = self.strip_prefixes();
         let built = compile::build_perf(scratch_dir, &self.target_dir, &subject.crate_dir, &strip);
         let result = match built {
-            Ok(Ok(exe)) => perf::measure(&exe, &scratch_dir.join("perf-cache.json"), stage),
+            Ok(Ok(exe)) => perf::measure(
+                &exe,
+                &scratch_dir.join("perf-cache.json"),
+                stage,
+                &perf::Remeasure {
+                    forced: self.remeasure,
+                    command: format!(
+                        "cargo run -p checker -- {}{} --remeasure",
+                        exercise.name,
+                        self.tree.flags()
+                    ),
+                },
+            ),
             Ok(Err(failure)) => Err(anyhow::anyhow!(
                 "the benchmark of {} did not compile:\n{}",
                 exercise.name,

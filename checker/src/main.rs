@@ -140,6 +140,10 @@ struct GradeArgs {
     /// its tests join the hidden ones, or replace them where it says so.
     #[arg(long = "pack", value_name = "DIR", conflicts_with = "watch")]
     packs: Vec<PathBuf>,
+    /// Measure the performance stage again, even when nothing changed since
+    /// the last measurement (which is otherwise reused).
+    #[arg(long)]
+    remeasure: bool,
     #[command(flatten)]
     tree: TreeArgs,
 }
@@ -301,6 +305,7 @@ fn grader(tree: Tree, jobs: Option<usize>, timeout: f64) -> Grader {
         jobs,
         timeout: Some(Duration::from_secs_f64(timeout.clamp(0.1, 3600.0))),
         packs: Vec::new(),
+        remeasure: false,
     }
 }
 
@@ -329,6 +334,7 @@ fn select<'a>(course: &'a [Exercise], name: Option<&str>) -> Result<Vec<&'a Exer
 fn grade(args: &GradeArgs) -> Result<ExitCode> {
     let tree = tree_of(&args.tree)?;
     let mut grader = grader(tree, args.jobs, args.timeout);
+    grader.remeasure = args.remeasure;
     let course = manifest::load_course(&grader.root.join("checker").join("hidden"))?;
     grader.packs = checker::pack::load_all(&args.packs, &course)?;
     let selected = select(&course, args.exercise.as_deref())?;

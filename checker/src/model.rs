@@ -161,6 +161,9 @@ pub struct PerformanceReport {
     /// Candidate time / reference time (geometric mean over workloads);
     /// below 1 means faster than the reference.
     pub ratio_to_reference: Option<f64>,
+    /// The 95 % confidence interval of that ratio, `[low, high]`; credit is
+    /// decided by `low`.
+    pub ratio_interval: Option<[f64; 2]>,
     /// Candidate time / each baseline's time (e.g. `bumpalo`).
     pub ratio_to_baselines: BTreeMap<String, f64>,
     /// Reference time / each baseline's time.
@@ -171,6 +174,11 @@ pub struct PerformanceReport {
     pub workloads: Vec<oslings_harness::perf::WorkloadResult>,
     /// Explanation for a person.
     pub message: String,
+    /// When the benchmark was measured (RFC 3339), if it was.
+    pub measured_at: Option<String>,
+    /// Whether this grade reused an earlier measurement of the same
+    /// benchmark binary instead of measuring again.
+    pub reused: bool,
 }
 
 impl ExerciseReport {
@@ -192,8 +200,12 @@ pub struct WorkloadRatios {
     pub name: String,
     /// What one operation is.
     pub unit: String,
-    /// Candidate time / reference time.
+    /// What the time was measured with: CPU time unless the candidate waits.
+    pub clock: oslings_harness::perf::Clock,
+    /// Candidate time / reference time: the median of the per-round ratios.
     pub ratio_to_reference: Option<f64>,
+    /// Its 95 % confidence interval, `[low, high]`.
+    pub interval: Option<[f64; 2]>,
     /// Candidate time / each baseline's time.
     pub ratio_to_baselines: BTreeMap<String, f64>,
     /// Figures measured beside the time (reads per operation, ...).

@@ -3,10 +3,19 @@
 //!
 //! Absolute times on a shared machine drift from second to second, so a
 //! workload never measures one subject and then the next. It calibrates a
-//! batch size for each subject, then runs many rounds; each round runs one
-//! batch of every subject, in an order that rotates from round to round. The
-//! median nanoseconds per operation of each subject is reported, and the
-//! checker turns those into ratios (candidate / reference, reference / baseline).
+//! batch size for each subject, then runs many short rounds; each round runs
+//! one batch of every subject: the candidate and the reference back to back,
+//! taking turns to go first, then the baselines.
+//! The candidate is judged by the ratio of its time to the reference's *in
+//! the same round* (the two ran a few milliseconds apart, under the same
+//! load): the median of those per-round ratios, with a 95 % confidence
+//! interval, is what the checker scores ([`Estimate`]).
+//!
+//! Time is CPU time where the work can wait ([`Clock`]): a thread that is
+//! preempted by a busy neighbour, or a worker asleep on a condition
+//! variable, costs no CPU time, so the figure measures the code rather than
+//! the machine's load. Wall time is measured too, so that code that sleeps
+//! instead of working (a pool that polls with `sleep`) is still seen.
 //!
 //! A benchmark binary builds its workloads and hands them to [`run_main`],
 //! which prints a [`PerfReport`] as JSON (or writes it to the file named by
@@ -27,6 +36,124 @@ pub enum Role {
     Baseline,
 }
 
+/// What a workload's time is measured with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Clock {
+    /// Elapsed real time.
+    Wall,
+    /// CPU time of every thread of this process (`CLOCK_PROCESS_CPUTIME_ID`):
+    /// for work done in this process, on one thread or several.
+    #[default]
+    Process,
+    /// CPU time of the child processes the routine started and waited for
+    /// (`RUSAGE_CHILDREN`), their own children included once they are
+    /// waited for: for work done by programs the routine runs.
+    Children,
+}
+
+impl Clock {
+    /// The clock's reading now, in nanoseconds from an arbitrary start.
+    fn now(self, since: Instant) -> u128 {
+        match self {
+            Clock::Wall => since.elapsed().as_nanos(),
+            Clock::Process => process_cpu(),
+            Clock::Children => children_cpu(),
+        }
+    }
+
+    /// How a person reads the figure.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Clock::Wall => "wall time",
+            Clock::Process => "CPU time",
+            Clock::Children => "CPU time of the programs it ran",
+        }
+    }
+}
+
+fn process_cpu() -> u128 {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec into the valid pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut now) };
+    now.tv_sec as u128 * 1_000_000_000 + now.tv_nsec as u128
+}
+
+fn children_cpu() -> u128 {
+    // SAFETY: an all-zero rusage is a valid value for getrusage to overwrite.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage writes one rusage into the valid pointer.
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
+    let micros = |t: libc::timeval| t.tv_sec as u128 * 1_000_000 + t.tv_usec as u128;
+    (micros(usage.ru_utime) + micros(usage.ru_stime)) * 1000
+}
+
+/// A ratio estimated from many rounds: the median of the per-round ratios
+/// and a 95 % confidence interval for it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Estimate {
+    /// The median per-round ratio.
+    pub median: f64,
+    /// Lower end of the 95 % confidence interval of the median.
+    pub low: f64,
+    /// Upper end of the 95 % confidence interval of the median.
+    pub high: f64,
+}
+
+impl Estimate {
+    /// The median of `ratios` and the distribution-free 95 % interval of
+    /// order statistics around it (`None` for fewer than 6 ratios, too few
+    /// for an interval).
+    pub fn of(mut ratios: Vec<f64>) -> Option<Estimate> {
+        ratios.retain(|r| r.is_finite() && *r > 0.0);
+        let n = ratios.len();
+        if n < 6 {
+            return None;
+        }
+        ratios.sort_by(f64::total_cmp);
+        let k = interval_rank(n);
+        Some(Estimate {
+            median: median_of_sorted(&ratios),
+            low: ratios[k],
+            high: ratios[n - 1 - k],
+        })
+    }
+}
+
+/// The largest `k` such that the `k`-th smallest and the `k`-th largest of
+/// `n` samples (counting from 0) bracket their median with at least 95 %
+/// confidence: fewer than `k + 1` samples fall below the median with
+/// probability at most 2.5 %.
+fn interval_rank(n: usize) -> usize {
+    // ln of n choose j, built up term by term.
+    let mut ln_choose = 0.0;
+    let mut cumulative = 0.0;
+    let mut k = 0;
+    for j in 0..n {
+        if j > 0 {
+            ln_choose += ((n + 1 - j) as f64 / j as f64).ln();
+        }
+        cumulative += (ln_choose - n as f64 * std::f64::consts::LN_2).exp();
+        if cumulative > 0.025 {
+            break;
+        }
+        k = j + 1;
+    }
+    k.min((n - 1) / 2)
+}
+
+fn median_of_sorted(sorted: &[f64]) -> f64 {
+    let n = sorted.len();
+    if n % 2 == 1 {
+        sorted[n / 2]
+    } else {
+        (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+    }
+}
+
 /// The measured speed of one subject in one workload.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SubjectResult {
@@ -34,10 +161,13 @@ pub struct SubjectResult {
     pub name: String,
     /// Which side of the comparison it is on.
     pub role: Role,
-    /// Median nanoseconds per operation over all rounds.
+    /// Median nanoseconds per operation over all rounds, on the workload's clock.
     pub ns_per_op: f64,
-    /// Fastest round, nanoseconds per operation.
+    /// Fastest round, nanoseconds per operation, on the workload's clock.
     pub min_ns_per_op: f64,
+    /// Median wall-clock nanoseconds per operation over all rounds.
+    #[serde(default)]
+    pub wall_ns_per_op: f64,
     /// Operations per batch, after calibration.
     pub batch: u64,
     /// Number of rounds measured.
@@ -51,8 +181,17 @@ pub struct WorkloadResult {
     pub name: String,
     /// What one operation is, e.g. `allocation`.
     pub unit: String,
+    /// What the times were measured with.
+    #[serde(default)]
+    pub clock: Clock,
     /// One entry per subject, in the order they were added.
     pub subjects: Vec<SubjectResult>,
+    /// Candidate / reference on the workload's clock, round by round.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub versus_reference: Option<Estimate>,
+    /// Candidate / reference in wall time, round by round.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wall_versus_reference: Option<Estimate>,
     /// Other figures the benchmark measured beside the time (such as
     /// memory reads per operation), for the report only: they earn no points.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -107,6 +246,7 @@ type Routine<'a> = Box<dyn FnMut(u64) + 'a>;
 pub struct Workload<'a> {
     name: String,
     unit: String,
+    clock: Clock,
     subjects: Vec<(String, Role, Routine<'a>)>,
 }
 
@@ -116,19 +256,36 @@ impl std::fmt::Debug for Workload<'_> {
         f.debug_struct("Workload")
             .field("name", &self.name)
             .field("unit", &self.unit)
+            .field("clock", &self.clock)
             .field("subjects", &names)
             .finish()
     }
 }
 
+/// One batch's cost on the workload's clock and on the wall clock, in
+/// nanoseconds per operation.
+#[derive(Debug, Clone, Copy)]
+struct Sample {
+    clock: f64,
+    wall: f64,
+}
+
 impl<'a> Workload<'a> {
-    /// A workload called `name` whose operations are counted in `unit`s.
+    /// A workload called `name` whose operations are counted in `unit`s,
+    /// measured in CPU time of this process ([`Clock::Process`]).
     pub fn new(name: &str, unit: &str) -> Self {
         Workload {
             name: name.to_string(),
             unit: unit.to_string(),
+            clock: Clock::default(),
             subjects: Vec::new(),
         }
+    }
+
+    /// Measures the workload with `clock` instead.
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Adds the code being graded.
@@ -152,42 +309,54 @@ impl<'a> Workload<'a> {
         self
     }
 
-    /// Measures every subject within roughly `budget` of wall time.
+    /// Measures every subject within roughly `budget` of the workload's
+    /// clock (CPU time runs slower than the wall clock on a busy machine).
     pub fn run(mut self, budget: Duration) -> WorkloadResult {
-        const ROUNDS: usize = 21;
         let n = self.subjects.len().max(1);
         // Each batch aims at an equal share of the budget.
         let target = budget / (ROUNDS * n) as u32;
         let target = target.max(Duration::from_micros(200));
+        let clock = self.clock;
         let batches: Vec<u64> = self
             .subjects
             .iter_mut()
-            .map(|(_, _, routine)| calibrate(routine, target))
+            .map(|(_, _, routine)| calibrate(routine, clock, target))
             .collect();
-        let mut samples: Vec<Vec<f64>> = vec![Vec::with_capacity(ROUNDS); n];
+        let mut samples: Vec<Vec<Sample>> = vec![Vec::with_capacity(ROUNDS); n];
         for round in 0..ROUNDS {
-            for k in 0..self.subjects.len() {
-                let i = (round + k) % self.subjects.len();
-                let batch = batches[i];
-                let routine = &mut self.subjects[i].2;
-                let started = Instant::now();
-                routine(batch);
-                let elapsed = started.elapsed();
-                samples[i].push(elapsed.as_nanos() as f64 / batch as f64);
+            for i in round_order(&self.subjects, round) {
+                let sample = measure(&mut self.subjects[i].2, clock, batches[i]);
+                samples[i].push(sample);
             }
         }
+        let position = |role: Role| self.subjects.iter().position(|s| s.1 == role);
+        let paired = |pick: fn(&Sample) -> f64| {
+            let (c, r) = (position(Role::Candidate)?, position(Role::Reference)?);
+            let ratios = samples[c]
+                .iter()
+                .zip(&samples[r])
+                .map(|(c, r)| pick(c) / pick(r))
+                .collect();
+            Estimate::of(ratios)
+        };
+        let versus_reference = paired(|s| s.clock);
+        let wall_versus_reference = paired(|s| s.wall);
         let subjects = self
             .subjects
             .iter()
-            .zip(samples)
+            .zip(&samples)
             .zip(batches)
-            .map(|(((name, role, _), mut samples), batch)| {
-                samples.sort_by(f64::total_cmp);
+            .map(|(((name, role, _), samples), batch)| {
+                let mut on_clock: Vec<f64> = samples.iter().map(|s| s.clock).collect();
+                let mut wall: Vec<f64> = samples.iter().map(|s| s.wall).collect();
+                on_clock.sort_by(f64::total_cmp);
+                wall.sort_by(f64::total_cmp);
                 SubjectResult {
                     name: name.clone(),
                     role: *role,
-                    ns_per_op: samples[samples.len() / 2],
-                    min_ns_per_op: samples[0],
+                    ns_per_op: median_of_sorted(&on_clock),
+                    min_ns_per_op: on_clock[0],
+                    wall_ns_per_op: median_of_sorted(&wall),
                     batch,
                     rounds: samples.len(),
                 }
@@ -196,28 +365,70 @@ impl<'a> Workload<'a> {
         WorkloadResult {
             name: self.name,
             unit: self.unit,
+            clock,
             subjects,
+            versus_reference,
+            wall_versus_reference,
             metrics: Vec::new(),
         }
     }
 }
 
-/// Finds a batch size whose run takes at least `target` (after a warm-up).
-fn calibrate(routine: &mut Routine<'_>, target: Duration) -> u64 {
+/// Rounds per workload: enough for a tight interval around the median of
+/// the per-round ratios (for 41 rounds, from the 15th to the 27th smallest).
+const ROUNDS: usize = 41;
+
+/// The order of the subjects in round `round`: the candidate and the
+/// reference back to back (their ratio is taken within the round, so they
+/// should run under the same conditions), the one first in even rounds
+/// second in odd ones, then the baselines, rotating.
+fn round_order(subjects: &[(String, Role, Routine<'_>)], round: usize) -> Vec<usize> {
+    let find = |role: Role| subjects.iter().position(|s| s.1 == role);
+    let mut order: Vec<usize> = find(Role::Candidate)
+        .into_iter()
+        .chain(find(Role::Reference))
+        .collect();
+    if round % 2 == 1 {
+        order.reverse();
+    }
+    let mut rest: Vec<usize> = (0..subjects.len()).filter(|i| !order.contains(i)).collect();
+    if !rest.is_empty() {
+        let shift = round % rest.len();
+        rest.rotate_left(shift);
+    }
+    order.extend(rest);
+    order
+}
+
+/// Runs one batch of `iters` operations and times it on both clocks.
+fn measure(routine: &mut Routine<'_>, clock: Clock, iters: u64) -> Sample {
+    let started = Instant::now();
+    let before = clock.now(started);
+    routine(iters);
+    let spent = clock.now(started).saturating_sub(before);
+    let wall = started.elapsed().as_nanos();
+    Sample {
+        clock: spent.max(1) as f64 / iters as f64,
+        wall: wall.max(1) as f64 / iters as f64,
+    }
+}
+
+/// Finds a batch size whose run takes at least `target` on `clock` (after
+/// a warm-up).
+fn calibrate(routine: &mut Routine<'_>, clock: Clock, target: Duration) -> u64 {
     routine(1);
     let mut iters: u64 = 1;
     loop {
-        let started = Instant::now();
-        routine(iters);
-        let elapsed = started.elapsed();
-        if elapsed >= target || iters >= 1 << 40 {
+        let spent = measure(routine, clock, iters).clock * iters as f64;
+        let spent = Duration::from_nanos(spent as u64);
+        if spent >= target || iters >= 1 << 40 {
             return iters;
         }
         // Grow towards the target without overshooting it wildly.
-        let factor = if elapsed.is_zero() {
+        let factor = if spent.is_zero() {
             16.0
         } else {
-            (target.as_secs_f64() / elapsed.as_secs_f64() * 1.2).clamp(1.5, 16.0)
+            (target.as_secs_f64() / spent.as_secs_f64() * 1.2).clamp(1.5, 16.0)
         };
         iters = ((iters as f64) * factor).ceil() as u64;
     }
@@ -254,17 +465,75 @@ pub fn run_main(workloads: Vec<Box<dyn FnOnce(Duration) -> WorkloadResult>>) {
         }
         None => {
             for workload in &report.workloads {
-                println!("{} (ns per {}):", workload.name, workload.unit);
+                println!(
+                    "{} (ns per {}, {}):",
+                    workload.name,
+                    workload.unit,
+                    workload.clock.describe()
+                );
                 for s in &workload.subjects {
                     println!(
-                        "  {:<12} {:>10.2}  (fastest round {:.2})",
-                        s.name, s.ns_per_op, s.min_ns_per_op
+                        "  {:<12} {:>10.2}  (fastest round {:.2}; wall time {:.2})",
+                        s.name, s.ns_per_op, s.min_ns_per_op, s.wall_ns_per_op
+                    );
+                }
+                if let Some(e) = workload.versus_reference {
+                    println!(
+                        "  candidate / reference: {:.3} (95% interval {:.3}-{:.3})",
+                        e.median, e.low, e.high
                     );
                 }
                 for m in &workload.metrics {
                     println!("  {:<12} {:>10.2}  {}", m.subject, m.value, m.name);
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_interval_holds_the_order_statistics_a_binomial_table_gives() {
+        // Cumulative Binomial(n, 1/2) below 2.5 % ends at these ranks.
+        for (n, k) in [(6, 1), (10, 2), (21, 6), (41, 14)] {
+            assert_eq!(interval_rank(n), k, "n = {n}");
+        }
+    }
+
+    #[test]
+    fn an_estimate_is_the_median_with_the_interval_around_it() {
+        let ratios: Vec<f64> = (1..=41).map(f64::from).collect();
+        let estimate = Estimate::of(ratios).unwrap();
+        assert_eq!(estimate.median, 21.0);
+        assert_eq!((estimate.low, estimate.high), (15.0, 27.0));
+        assert!(Estimate::of(vec![1.0; 5]).is_none(), "too few rounds");
+        let noisy = vec![1.0, 1.0, f64::NAN, 1.0, 0.0, 1.0, 1.0, 1.0];
+        assert_eq!(Estimate::of(noisy).unwrap().median, 1.0);
+    }
+
+    #[test]
+    fn a_workload_pairs_each_candidate_round_with_the_reference_round() {
+        let result = Workload::new("spin", "op")
+            .clock(Clock::Process)
+            .candidate(|iters| spin(2 * iters))
+            .reference(|iters| spin(iters))
+            .run(Duration::from_millis(50));
+        let estimate = result.versus_reference.unwrap();
+        assert!(
+            (1.3..3.0).contains(&estimate.median),
+            "twice the work measured {estimate:?}"
+        );
+        assert!(estimate.low <= estimate.median && estimate.median <= estimate.high);
+        assert_eq!(result.subjects[0].rounds, ROUNDS);
+    }
+
+    fn spin(iters: u64) {
+        let mut x = 0_u64;
+        for i in 0..iters * 100 {
+            x = std::hint::black_box(x.wrapping_add(i));
         }
     }
 }

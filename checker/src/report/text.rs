@@ -146,6 +146,9 @@ fn exercise_table(out: &mut String, exercise: &ExerciseReport, width: usize) {
             let mut line = format!("{}:", workload.name);
             if let Some(r) = workload.ratio_to_reference {
                 let _ = write!(line, " {r:.2}× reference");
+                if let Some([low, high]) = workload.interval {
+                    let _ = write!(line, " ({low:.2}–{high:.2})");
+                }
             }
             for (name, r) in &workload.ratio_to_baselines {
                 let _ = write!(line, ", {r:.2}× {name}");
@@ -166,7 +169,16 @@ fn exercise_table(out: &mut String, exercise: &ExerciseReport, width: usize) {
         if !perf.workload_ratios.is_empty() {
             let _ = writeln!(
                 out,
-                "  {DIM}{:>14}(your time divided by theirs, measured side by side; below 1 is faster){DIM:#}",
+                "  {DIM}{:>14}(your CPU time divided by theirs, round by round, side by side: the median \
+                 and its 95% interval; below 1 is faster){DIM:#}",
+                ""
+            );
+        }
+        if let (true, Some(when)) = (perf.reused, &perf.measured_at) {
+            let _ = writeln!(
+                out,
+                "  {DIM}{:>14}(measured {when}, reused: the benchmark has not changed since; \
+                 --remeasure measures again){DIM:#}",
                 ""
             );
         }
