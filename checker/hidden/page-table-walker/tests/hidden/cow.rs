@@ -316,3 +316,82 @@ fn fork_copies_huge_page_entries_as_they_are() {
          PDPT, PD, PT) and nothing for the 2 MiB page"
     );
 }
+
+// Catches: a write fault handled as copy-on-write before the user/supervisor check: the error is right (UserToSupervisor) but a private copy was already made. Checks the side effects, not just the error.
+#[test]
+fn a_user_write_to_a_supervisor_cow_page_copies_nothing() {
+    let (mut m, mut p, _) = parent(&[]);
+    let frame = data_frame(&mut m);
+    m.mem.write(frame, &[0x5a; 4096]);
+    // A writable supervisor page: fork makes it copy-on-write in both.
+    p.map(&mut m, VirtAddr(0x6000), frame, Flags::WRITABLE)
+        .expect("map a supervisor page");
+    let mut c = fork(&mut p, &mut m);
+    let leaf_before = raw_entry(&m.mem, c.cr3(), 0x6000, Level::Pt);
+    let used = m.frames.used_count();
+    let got = c.access(&mut m, VirtAddr(0x6008), Access::write().user());
+    assert_eq!(
+        got.map(|t| t.phys),
+        Err(Fault::Protection {
+            addr: VirtAddr(0x6008),
+            violation: Violation::UserToSupervisor
+        }),
+        "a user write to a supervisor page that fork made copy-on-write: the user check comes \
+         first, UserToSupervisor"
+    );
+    assert_eq!(
+        (c.cow_copies(), m.frames.used_count() - used, m.refs(frame)),
+        (0, 0, 2),
+        "(cow_copies, frames taken, references on the shared frame) after a user write to a \
+         supervisor copy-on-write page that faulted UserToSupervisor: the fault is right but a \
+         private copy was made first; check user/supervisor (check_access) before treating a \
+         write as copy-on-write, so a refused write changes nothing"
+    );
+    assert_eq!(
+        raw_entry(&m.mem, c.cr3(), 0x6000, Level::Pt),
+        leaf_before,
+        "the child's leaf for 0x6000 changed after a user write that faulted UserToSupervisor: \
+         a refused write leaves the copy-on-write page as it was (read-only, COPY_ON_WRITE, \
+         the shared frame)"
+    );
+    // The kernel's own write to it is a copy-on-write fault like any other.
+    let got = c.access(&mut m, VirtAddr(0x6008), Access::write());
+    assert!(
+        got.is_ok(),
+        "a supervisor write to the same copy-on-write page: {:?}",
+        got.map_err(|f| fault_name(&f))
+    );
+    assert_eq!(c.cow_copies(), 1, "the supervisor write copied the page");
+}
+
+// Catches: the copy-on-write fault mapping a new frame without copying the old page into it (copy_frame forgotten): only the byte written survives.
+#[test]
+fn a_copy_keeps_the_rest_of_the_page() {
+    let (mut m, mut p, frames) = parent(&[0x7000]);
+    let pattern: Vec<u8> = (0..4096).map(|i| (i * 7 % 251) as u8 + 1).collect();
+    m.mem.write(frames[0], &pattern);
+    let mut c = fork(&mut p, &mut m);
+    write_byte(&mut c, &mut m, 0x7800, 0);
+    let mut page = vec![0; 4096];
+    c.read_bytes(&mut m, VirtAddr(0x7000), &mut page)
+        .unwrap_or_else(|f| panic!("the child reading its page 0x7000: {f}"));
+    let mut expected = pattern.clone();
+    expected[0x800] = 0;
+    if let Some(at) = (0..4096).find(|&i| page[i] != expected[i]) {
+        panic!(
+            "after the child wrote one byte at 0x7800 of a copy-on-write page, its byte at \
+             {:#x} is {:#x}, expected {:#x} (the parent's data): the child's private frame \
+             must start as a copy of the shared one (copy_frame), then take the write",
+            0x7000 + at,
+            page[at],
+            expected[at]
+        );
+    }
+    let mut back = vec![0; 4096];
+    p.read_bytes(&mut m, VirtAddr(0x7000), &mut back)
+        .unwrap_or_else(|f| panic!("the parent reading its page 0x7000: {f}"));
+    assert!(
+        back == pattern,
+        "the parent's page 0x7000 changed after the child's write"
+    );
+}

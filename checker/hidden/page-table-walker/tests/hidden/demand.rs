@@ -252,3 +252,68 @@ fn demand_pages_get_the_region_flags() {
     let got = space.access(&mut m, VirtAddr(0x50_0008), Access::write());
     assert!(got.is_ok(), "a supervisor write there: {got:?}");
 }
+
+// Catches: a region's end computed as `start + pages * 4096`, which wraps to zero for a region at the very top of the address space (so nothing is inside it), or a demand fault refused there.
+#[test]
+fn a_region_at_the_top_of_the_address_space_is_demand_paged() {
+    let (mut m, mut space) = setup(&[]);
+    // The last 16 pages of the kernel half: start + 16 * 4096 is 2^64.
+    let start = 0xffff_ffff_ffff_0000_u64;
+    space.reserve(VirtAddr(start), 16, Flags::WRITABLE);
+    for (addr, what) in [
+        (
+            0xffff_ffff_ffff_fff8_u64,
+            "the last 8 bytes of the address space",
+        ),
+        (start, "the first page of the region"),
+    ] {
+        let got = space.access(&mut m, VirtAddr(addr), Access::write());
+        assert!(
+            got.is_ok(),
+            "access({addr:#x}, a supervisor write), {what}, in the region of 16 pages reserved \
+             at {start:#x}: expected a demand fault and Ok, got {}; the region's end, start + \
+             16 * 4096, is 2^64 and does not fit in a u64 (wraps to 0): compare the page \
+             offset (addr - start) / 4096 with the number of pages instead (Region::contains)",
+            got.map_or_else(|f| fault_name(&f), |_| "Ok".to_string())
+        );
+    }
+    assert_eq!(
+        space.demand_faults(),
+        2,
+        "two pages of the region at the top of the address space were touched"
+    );
+}
+
+// Catches: a demand fault that cannot map its page (no frame left for the tables) keeping the data frame it allocated: the fault stands and the frame is leaked.
+#[test]
+fn a_demand_fault_that_cannot_map_leaks_no_frame() {
+    // Frame 0 is never handed out: 3 free frames, the PML4 takes one. The
+    // data frame fits; the PDPT, PD and PT it would need do not.
+    let mut m = Machine::new(4);
+    let mut space = AddressSpace::new(&mut m).expect("AddressSpace::new");
+    space.reserve(VirtAddr(0x1000), 4, RWU);
+    let free = m.frames.free_count();
+    let got = space.access(&mut m, VirtAddr(0x1008), Access::write().user());
+    assert_eq!(
+        got.map(|t| t.phys),
+        Err(Fault::NotPresent {
+            addr: VirtAddr(0x1008),
+            level: Level::Pml4
+        }),
+        "access(0x1008) in a reserved region, on a machine with {free} free frames: the page \
+         needs a data frame and three tables, which do not fit, so the not-present fault \
+         stands"
+    );
+    assert_eq!(
+        m.frames.free_count(),
+        free,
+        "a demand fault whose map failed (OutOfFrames) took {} frame(s) and kept them: give \
+         back the data frame you allocated when the map fails",
+        free - m.frames.free_count()
+    );
+    assert_eq!(
+        space.demand_faults(),
+        0,
+        "a demand fault that could not map its page is not counted"
+    );
+}

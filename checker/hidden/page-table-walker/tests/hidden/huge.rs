@@ -155,3 +155,88 @@ fn huge_pages_combine_permissions_too() {
     });
     assert!(huge_seen > 50, "test bug: only {huge_seen} huge pages");
 }
+
+// Catches: `walk` honouring the page-size bit at level 4 (stopping at the PML4 entry as if it mapped a page), tested on `walk` itself, whatever `translate` does.
+#[test]
+fn walk_ignores_the_page_size_bit_at_level_4() {
+    let mut world = World::random(216, Shape::WALK);
+    let leaf = world.leaves[0];
+    let (_, entry) = world
+        .entry_of(leaf.page, Level::Pml4)
+        .expect("the walk exists");
+    world.set_entry(leaf.page, Level::Pml4, entry | Flags::HUGE_PAGE.bits());
+    let addr = leaf.page + 0x10;
+    let (steps, fault) = world.model_walk(addr);
+    assert_eq!(fault, None, "test bug: the model's walk faults");
+    world.m.mem.reset_counters();
+    let got = walk(&world.m.mem, world.cr3, VirtAddr(addr));
+    let reads = world.m.mem.reads();
+    match got {
+        Ok(w) => {
+            let got: Vec<(Level, PhysAddr, u64)> = w
+                .steps()
+                .iter()
+                .map(|s| (s.level, s.entry_addr, s.entry.0))
+                .collect();
+            assert_eq!(
+                got.len(),
+                4,
+                "walk({addr:#x}) returned {} step(s) ending at level {}: the PML4 entry has bit \
+                 7 set, but at level 4 that bit is reserved, not a page size; the walk goes on \
+                 through all four levels to the level-1 leaf (only level-3 and level-2 entries \
+                 can map huge pages)",
+                got.len(),
+                w.leaf().level.number()
+            );
+            assert_eq!(
+                got, steps,
+                "walk({addr:#x}) with bit 7 set in the PML4 entry: expected the steps (level, \
+                 entry address, entry) {steps:x?}"
+            );
+        }
+        Err(fault) => panic!(
+            "walk({addr:#x}) with bit 7 set in the PML4 entry: expected a walk of 4 steps, got \
+             {fault:?}; at level 4 bit 7 is reserved, the entry still points at a PDPT"
+        ),
+    }
+    assert_eq!(
+        reads, 4,
+        "walk({addr:#x}) read {reads} entries: a walk to a 4 KiB page reads four"
+    );
+}
+
+// Catches: a huge page's frame taken straight from `Entry::addr`, keeping bit 12 (PAT in a huge entry) or any bit below the page size in the physical address.
+#[test]
+fn the_pat_bit_is_not_part_of_a_huge_frame() {
+    for (seed, level, frame) in [
+        (217, Level::Pd, 0x7654_0000_0000_u64 & !((1 << 21) - 1)),
+        (218, Level::Pdpt, 0x3_4000_0000_u64),
+    ] {
+        let size = PageSize::of_leaf(level);
+        // Bit 12 is PAT in a huge entry: the tables of a real kernel set it
+        // for write-combining memory. The frame itself is size-aligned.
+        let (world, page) = with_huge(seed, level, frame | 0x1000);
+        for offset in [0_u64, 0x345, 0x2000, size.bytes() - 0x1001] {
+            assert_eq!(
+                offset & 0x1000,
+                0,
+                "test bug: offset {offset:#x} has bit 12"
+            );
+            let addr = page + offset;
+            let got = translate(&world.m.mem, world.cr3, VirtAddr(addr), Access::read());
+            assert_eq!(
+                got.map(|t| (t.phys, t.frame, t.size)),
+                Ok((PhysAddr(frame + offset), PhysAddr(frame), size)),
+                "translate({addr:#x}), in the {} at {page:#x} whose level-{} entry has the \
+                 address {:#x} with bit 12 set: in a huge entry bit 12 is PAT (a caching bit), \
+                 not part of the frame; the frame is the entry's address with the low {} bits \
+                 cleared ({frame:#x}), and bit 12 of the physical address comes from the \
+                 virtual address",
+                size_name(size),
+                level.number(),
+                frame | 0x1000,
+                size.offset_bits()
+            );
+        }
+    }
+}

@@ -379,7 +379,12 @@ fn unmap_drops_one_reference() {
     space
         .unmap(&mut m, VirtAddr(0x1000))
         .expect("unmap(0x1000)");
-    assert_eq!(m.refs(frame), 1, "unmap drops exactly one reference");
+    assert_eq!(
+        m.refs(frame),
+        1,
+        "unmap(0x1000) of a frame also mapped at 0x2000: unmap drops exactly one reference \
+         (Machine::release), it does not free the frame outright (frames.deallocate)"
+    );
     assert!(
         m.frames.is_allocated(frame),
         "the frame is still mapped at 0x2000 and must stay allocated"
@@ -595,5 +600,46 @@ fn destroy_skips_huge_pages() {
         free_at_start,
         "after destroy of an address space with a 4 KiB page and a 2 MiB page, the PML4, PDPT, \
          PD, PT and the 4 KiB page's frame must be free (and nothing else)"
+    );
+}
+
+// Catches: map taking new tables from the allocator without zeroing them (`m.frames.allocate()` instead of `m.alloc_zeroed()`): a recycled frame full of old bytes is a table full of present entries.
+#[test]
+fn new_tables_are_zeroed() {
+    let mut m = Machine::new(64);
+    let mut space = new_space(&mut m);
+    let frame = data_frame(&mut m);
+    // Every free frame holds old data, as frames given back by unmap do.
+    hidden_page_table_walker::dirty_free_frames(&mut m, 0xff);
+    let addr = 0x4000_1000_u64;
+    if let Err(e) = space.map(&mut m, VirtAddr(addr), frame, RW) {
+        panic!(
+            "map({addr:#x}) into an empty address space, with every free frame full of 0xff \
+             bytes, returned Err({e:?}): a new table must be zeroed (Machine::alloc_zeroed), or \
+             the old bytes read as present entries"
+        );
+    }
+    let mut table = space.cr3().0;
+    for level in Level::WALK {
+        let entry = raw_entry(&m.mem, space.cr3(), addr, level).expect("mapped");
+        if level != Level::Pml4 {
+            let present = (0..512)
+                .filter(|i| m.mem.read_u64(PhysAddr(table + i * 8)) & 1 != 0)
+                .count();
+            assert_eq!(
+                present,
+                1,
+                "after map({addr:#x}) into an empty address space (every free frame full of \
+                 0xff bytes), the new level-{} table has {present} present entries, expected 1: \
+                 new tables must be zeroed (Machine::alloc_zeroed)",
+                level.number()
+            );
+        }
+        table = entry & ADDR_BITS;
+    }
+    assert_eq!(
+        phys(&m, &space, addr),
+        Ok(frame),
+        "translate({addr:#x}) after map"
     );
 }

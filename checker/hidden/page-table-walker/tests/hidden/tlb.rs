@@ -354,3 +354,44 @@ fn translate_combines_the_permissions_of_every_level() {
         );
     }
 }
+
+// Catches: lookup taking whatever sits in the address's slot as a hit, without checking that the entry covers the address (a slot is shared by every page with the same number modulo the slots).
+#[test]
+fn a_slot_holding_another_page_is_a_miss() {
+    let mut tlb = Tlb::new(8);
+    let e = entry(0x1000, PageSize::Size4K, 0xa000);
+    tlb.insert(VirtAddr(0x1000), e);
+    let got = tlb.lookup(VirtAddr(0x9008));
+    assert_eq!(
+        got, None,
+        "lookup(0x9008) with only the page 0x1000 cached: pages 1 and 9 share slot 1 of 8, so \
+         the slot holds an entry, but it is page 0x1000's; a lookup is a hit only if the entry \
+         in the slot covers the address (TlbEntry::covers)"
+    );
+    assert_eq!(
+        (tlb.hits(), tlb.misses()),
+        (0, 1),
+        "(hits, misses) after looking up 0x9008 in a slot that holds another page: a miss"
+    );
+    assert_eq!(
+        tlb.lookup(VirtAddr(0x1ff8)),
+        Some(e),
+        "lookup(0x1ff8): page 0x1000 is still cached in slot 1"
+    );
+
+    // The same through an address space: pages 64 apart share one of its 64 slots.
+    let (m, mut space, frames) = setup(&[0x10_0000, 0x14_0000]);
+    for _ in 0..2 {
+        for (&page, &frame) in [0x10_0000_u64, 0x14_0000].iter().zip(&frames) {
+            let got = space.translate(&m, VirtAddr(page + 0x18), Access::read());
+            assert_eq!(
+                got.map(|t| t.phys),
+                Ok(PhysAddr(frame.0 + 0x18)),
+                "translate({:#x}): the pages 0x100000 and 0x140000 share a slot of the 64-slot \
+                 TLB and are translated in turn; each must get its own frame (a slot holding \
+                 the other page is a miss)",
+                page + 0x18
+            );
+        }
+    }
+}
