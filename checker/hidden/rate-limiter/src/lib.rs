@@ -407,6 +407,115 @@ pub fn hammer_frozen(
     total.load(Ordering::SeqCst)
 }
 
+/// How long a test waits for something that a working limiter must do
+/// (a helper thread finishing, or getting stuck on a lock) before it gives
+/// up. Generous: it only runs out when neither happens, and the verdict
+/// never depends on it.
+pub const DEADLINE: Duration = Duration::from_secs(20);
+
+/// Whether thread `tid` of this process is asleep in a `futex` wait (the
+/// way a thread blocked on a `Mutex` sleeps), read from `/proc`.
+pub fn asleep_in_futex(tid: libc::pid_t) -> bool {
+    let dir = format!("/proc/self/task/{tid}");
+    let state = std::fs::read_to_string(format!("{dir}/stat"))
+        .ok()
+        .and_then(|stat| {
+            // The state follows the command name, which is in parentheses.
+            let after = stat.rsplit_once(')')?.1.trim_start().chars().next()?;
+            Some(after)
+        });
+    let syscall = std::fs::read_to_string(format!("{dir}/syscall")).unwrap_or_default();
+    state == Some('S') && syscall.split_whitespace().next() == Some(&libc::SYS_futex.to_string())
+}
+
+/// What became of a call run on a helper thread by [`run_beside`].
+#[derive(Debug, PartialEq, Eq)]
+pub enum Beside<T> {
+    /// It returned this.
+    Finished(T),
+    /// It is asleep on a lock (a futex wait) and has not returned.
+    Stuck,
+}
+
+/// Runs `f` on a new thread and waits, by events, for one of two things:
+/// the call returns (`Finished`), or the thread falls asleep in a futex
+/// wait, which for a call that should never wait means a lock someone
+/// holds (`Stuck`; the thread is left behind, blocked). Panics with
+/// `what` if neither happens within [`DEADLINE`].
+pub fn run_beside<T: Send + 'static>(
+    what: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Beside<T> {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let tid = Arc::new(AtomicU64::new(0));
+    {
+        let tid = Arc::clone(&tid);
+        std::thread::spawn(move || {
+            // SAFETY: gettid has no preconditions.
+            let me = unsafe { libc::gettid() };
+            tid.store(me as u64, Ordering::SeqCst);
+            let _ = sender.send(f());
+        });
+    }
+    let deadline = Instant::now() + DEADLINE;
+    // A thread blocked on a lock stays asleep for good; a brief futex wait
+    // (an allocator's lock, say) ends, and the thread is runnable again.
+    // So "stuck" needs the same answer many polls in a row.
+    let mut asleep_polls = 0;
+    loop {
+        if let Ok(value) = receiver.try_recv() {
+            return Beside::Finished(value);
+        }
+        let t = tid.load(Ordering::SeqCst);
+        if t != 0 && asleep_in_futex(t as libc::pid_t) {
+            asleep_polls += 1;
+            if asleep_polls >= 25 {
+                // It may have finished just before the last look.
+                return match receiver.try_recv() {
+                    Ok(value) => Beside::Finished(value),
+                    Err(_) => Beside::Stuck,
+                };
+            }
+        } else {
+            asleep_polls = 0;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: the helper thread neither returned nor blocked within {DEADLINE:?}"
+        );
+        std::thread::sleep(Duration::from_micros(200));
+    }
+}
+
+/// Runs `f`, catching a panic without printing it: the checker reports
+/// the first panic a test prints, and a test that catches one wants its
+/// own message (which can quote the panic, returned here with where it
+/// happened) to be that first one.
+pub fn catch_quietly<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    let caught: Arc<std::sync::Mutex<Option<String>>> = Arc::default();
+    let previous = std::panic::take_hook();
+    {
+        let caught = Arc::clone(&caught);
+        std::panic::set_hook(Box::new(move |info| {
+            let mut text = payload_text(info.payload());
+            if let Some(at) = info.location() {
+                let _ = write!(text, " (at {}:{})", at.file(), at.line());
+            }
+            let mut slot = caught.lock().unwrap_or_else(|e| e.into_inner());
+            slot.get_or_insert(text);
+        }));
+    }
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    std::panic::set_hook(previous);
+    result.map_err(|payload| {
+        caught
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .unwrap_or_else(|| payload_text(&*payload))
+    })
+}
+
 /// The message of a panic payload.
 pub fn payload_text(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(text) = payload.downcast_ref::<&'static str>() {

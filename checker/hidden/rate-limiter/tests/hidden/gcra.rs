@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use hidden_rate_limiter::{
-    BUCKET_CASES, BucketModel, hammer_frozen, hammer_with_moving_clock, random_steps, run_trace,
-    seeds,
+    BUCKET_CASES, BucketModel, catch_quietly, hammer_frozen, hammer_with_moving_clock,
+    random_steps, run_trace, seeds,
 };
 use learner::{Clock, Gcra, ManualClock, Rate};
 
@@ -121,7 +121,7 @@ fn requests_above_the_capacity_are_refused_without_overflow() {
     let period = Duration::from_nanos(1 << 59);
     let gcra = Gcra::new(10, Rate::new(1, period), &clock);
     for n in [11, 32, 33, (1 << 5) + 1, u64::MAX / 3, u64::MAX] {
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| gcra.try_acquire(n)));
+        let result = catch_quietly(|| gcra.try_acquire(n));
         assert_eq!(
             result.ok(),
             Some(false),
@@ -135,6 +135,38 @@ fn requests_above_the_capacity_are_refused_without_overflow() {
          is still there"
     );
     assert_eq!(gcra.capacity(), 10);
+}
+
+// Catches: converting the clock to ticks with a plain `*` (`now * ticks_per_nano`) or adding the cost to the TAT with a plain `+`: on a clock that has run past the end of 64-bit ticks both overflow, and every request panics.
+#[test]
+fn a_clock_at_the_end_of_its_ticks_refuses_without_panicking() {
+    let clock = ManualClock::new();
+    // 1000 per 999,999,937 ns (a prime: the rate does not reduce) is 1000
+    // ticks per nanosecond, so 64 bits of ticks last 213 days of clock.
+    let rate = Rate::new(1_000, Duration::from_nanos(999_999_937));
+    let gcra = Gcra::new(3, rate, &clock);
+    assert!(gcra.try_acquire(1));
+    clock.advance(Duration::from_secs(300 * 24 * 3600));
+    let burst = catch_quietly(|| {
+        let mut admitted = 0;
+        while admitted < 100 && gcra.try_acquire(1) {
+            admitted += 1;
+        }
+        admitted
+    });
+    match burst {
+        Err(why) => panic!(
+            "Gcra::new(3, 1000 per 999,999,937 ns) on a clock that reads 300 days: \
+             try_acquire(1) panicked ({why}). At 1000 ticks per ns the clock is past 2^64 \
+             ticks: convert it with saturating_mul, and add the cost to max(tat, now) with \
+             checked_add (None means refuse), so that nothing overflows or wraps"
+        ),
+        Ok(admitted) => assert!(
+            admitted <= 3,
+            "Gcra::new(3, ..) on a clock past the end of 64-bit ticks admitted a burst of \
+             {admitted}: a TAT that wrapped or saturated gives out unlimited tokens"
+        ),
+    }
 }
 
 // Catches: any divergence from the token bucket of the same capacity and rate (GCRA must admit exactly the same requests).

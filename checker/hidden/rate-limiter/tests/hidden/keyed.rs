@@ -3,7 +3,9 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use hidden_rate_limiter::{BucketModel, hammer_frozen, random_steps, run_trace, seeds};
+use hidden_rate_limiter::{
+    Beside, BucketModel, catch_quietly, hammer_frozen, random_steps, run_beside, run_trace, seeds,
+};
 use learner::{KeyedLimiter, MIN_SWEEP, ManualClock, Rate};
 
 // Catches: one bucket shared by every key (or keys that collide), so one busy key limits the others.
@@ -277,15 +279,41 @@ fn the_next_sweep_waits_until_the_map_has_doubled() {
     );
 }
 
+// Catches: calling the public `sweep()` from inside `try_acquire`, which already holds the lock: `Mutex` is not re-entrant, so the thread waits for itself forever once the map reaches MIN_SWEEP keys.
+#[test]
+fn a_sweep_inside_try_acquire_does_not_deadlock() {
+    let keys = 2 * MIN_SWEEP as u64 + 1;
+    let seen = run_beside("try_acquire on new keys past MIN_SWEEP", move || {
+        let clock = ManualClock::new();
+        let limiter = KeyedLimiter::new(1, Rate::new(1, Duration::from_micros(1)), &clock);
+        for key in 0..keys {
+            clock.advance_nanos(1_000);
+            assert!(limiter.try_acquire(&key, 1));
+        }
+        limiter.len()
+    });
+    match seen {
+        Beside::Stuck => panic!(
+            "KeyedLimiter: try_acquire for new keys blocked on the limiter's own lock once \
+             the map held MIN_SWEEP = {MIN_SWEEP} keys: a self-deadlock. try_acquire holds \
+             the lock, so it must not call the public sweep() (which locks again; Mutex is \
+             not re-entrant): sweep the locked state through a helper instead"
+        ),
+        Beside::Finished(len) => assert!(
+            len <= MIN_SWEEP + 1,
+            "KeyedLimiter::new(1, 1 per us): {keys} keys one us apart, each full again by the \
+             next request: it held {len} keys; the sweep inside try_acquire must forget them"
+        ),
+    }
+}
+
 // Catches: `n * emission` overflowing for a huge request on a keyed limiter, and admitting more than the capacity.
 #[test]
 fn requests_above_the_capacity_are_refused() {
     let clock = ManualClock::new();
     let limiter = KeyedLimiter::new(10, Rate::new(1, Duration::from_nanos(1 << 59)), &clock);
     for n in [11, 32, u64::MAX] {
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            limiter.try_acquire(&7_u8, n)
-        }));
+        let result = catch_quietly(|| limiter.try_acquire(&7_u8, n));
         assert_eq!(
             result.ok(),
             Some(false),

@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use hidden_rate_limiter::{BUCKET_CASES, BucketModel, random_steps, run_trace, seeds};
+use hidden_rate_limiter::{
+    BUCKET_CASES, BucketModel, catch_quietly, random_steps, run_trace, seeds,
+};
 use learner::{ManualClock, Rate, TokenBucket};
 
 /// Takes every token out of a full `bucket`.
@@ -180,13 +182,11 @@ fn a_clock_that_goes_back_adds_nothing() {
     let mut bucket = TokenBucket::new(5, Rate::new(1, Duration::from_nanos(1_000)), &clock);
     assert!(bucket.try_acquire(5));
     clock.set(4_000);
-    let refused = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        (bucket.try_acquire(1), bucket.available())
-    }));
+    let refused = catch_quietly(|| (bucket.try_acquire(1), bucket.available()));
     match refused {
-        Err(_) => panic!(
+        Err(why) => panic!(
             "TokenBucket emptied at t=10000 ns, then the clock read 4000 ns: try_acquire \
-             panicked. A clock earlier than `last` must add nothing (no `now - last` \
+             panicked ({why}). A clock earlier than `last` must add nothing (no `now - last` \
              underflow)"
         ),
         Ok((admitted, available)) => assert!(
@@ -254,12 +254,40 @@ fn a_long_idle_at_a_fast_rate_does_not_overflow() {
     assert!(bucket.try_acquire(capacity));
     // 30 days: 2.6e15 ns times 1e6 units per ns does not fit in 64 bits.
     clock.advance(Duration::from_secs(30 * 24 * 3600));
-    let available = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| bucket.available()));
+    let available = catch_quietly(|| bucket.available());
     assert_eq!(
         available.ok(),
         Some(capacity),
         "TokenBucket::new({capacity}, 1,000,000 per ns), emptied, idle for 30 days: it \
          must be full again (the units earned, 2.6e21, need u128 arithmetic)"
+    );
+}
+
+// Catches: working out the cost of `n` tokens (`n * rate.period_nanos()`) in 64 bits and widening afterwards: a request for an absurd number of tokens panics instead of being refused.
+#[test]
+fn a_huge_request_is_refused_without_overflow() {
+    let clock = ManualClock::new();
+    // 3 per second: a token costs 1,000,000,000 units, so n * cost passes
+    // 2^64 once n is above about 18 billion.
+    let mut bucket = TokenBucket::new(5, Rate::per_second(3), &clock);
+    for n in [6, 20_000_000_000, u64::MAX / 3, u64::MAX] {
+        match catch_quietly(|| bucket.try_acquire(n)) {
+            Err(why) => panic!(
+                "TokenBucket::new(5, 3 per second), full: try_acquire({n}) panicked ({why}). \
+                 Its cost, n * rate.period_nanos() = {n} * 1,000,000,000 units, does not fit \
+                 in 64 bits: widen to u128 before multiplying, and refuse"
+            ),
+            Ok(admitted) => assert!(
+                !admitted,
+                "TokenBucket::new(5, 3 per second), full: try_acquire({n}) must be refused \
+                 (more than the capacity)"
+            ),
+        }
+    }
+    assert!(
+        bucket.try_acquire(5),
+        "TokenBucket::new(5, 3 per second): after refusing huge requests, all 5 tokens are \
+         still there (a refusal takes nothing)"
     );
 }
 

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use hidden_rate_limiter::{CounterModel, LogModel, Step, run_trace, seeds};
+use hidden_rate_limiter::{CounterModel, LogModel, Step, catch_quietly, run_trace, seeds};
 use learner::{Clock, FixedWindow, ManualClock, SlidingWindowCounter, SlidingWindowLog};
 
 /// Random request times for a window of `window` ns: bursts at one
@@ -107,6 +107,72 @@ fn log_memory_stays_at_most_the_limit() {
         admitted > 8,
         "the log admitted only {admitted} requests in 100,000 over 2 ms"
     );
+}
+
+// Catches: writing "t has left the window" as `t <= now - window`: in the clock's first window `now - window` underflows and the log panics.
+#[test]
+fn log_in_the_clocks_first_window_does_not_underflow() {
+    let clock = ManualClock::new();
+    let mut log = SlidingWindowLog::new(3, Duration::from_nanos(1_000), &clock);
+    let admitted = catch_quietly(|| {
+        [0, 10, 20, 30, 999]
+            .map(|t| {
+                clock.set(t);
+                log.try_acquire()
+            })
+            .to_vec()
+    });
+    match admitted {
+        Err(why) => panic!(
+            "SlidingWindowLog::new(3, 1000 ns) on a clock that starts at 0: a request in the \
+             first 1000 ns panicked ({why}). `now - window` underflows in the clock's first \
+             window; test whether t has left as `now.saturating_sub(t) >= window` (or \
+             `t + window <= now`)"
+        ),
+        Ok(admitted) => assert_eq!(
+            admitted,
+            vec![true, true, true, false, false],
+            "SlidingWindowLog::new(3, 1000 ns), requests at t=0, 10, 20, 30, 999 ns: all \
+             are inside one window, so the first 3 are admitted and the rest refused"
+        ),
+    }
+    clock.set(1_000);
+    assert!(
+        log.try_acquire(),
+        "SlidingWindowLog::new(3, 1000 ns), admitted at t=0, 10, 20 ns: at t=1000 ns the \
+         request at t=0 has left the window (0 + 1000 <= 1000)"
+    );
+}
+
+// Catches: computing a logged time's age as `now - t`: a clock stepped back before the newest logged time makes it underflow, and the log panics.
+#[test]
+fn log_survives_a_clock_stepping_back() {
+    let clock = ManualClock::at(1_000);
+    let mut log = SlidingWindowLog::new(2, Duration::from_nanos(100), &clock);
+    assert!(log.try_acquire());
+    clock.set(1_050);
+    assert!(log.try_acquire());
+    clock.set(990);
+    match catch_quietly(|| log.try_acquire()) {
+        Err(why) => panic!(
+            "SlidingWindowLog::new(2, 100 ns), admitted at t=1000 and 1050 ns, then the clock \
+             stepped back to 990 ns: try_acquire panicked ({why}). `now - t` underflows for \
+             a time after now; use `now.saturating_sub(t)`, so such a time counts as inside"
+        ),
+        Ok(admitted) => assert!(
+            !admitted,
+            "SlidingWindowLog::new(2, 100 ns), admitted at t=1000 and 1050 ns, then a request \
+             at t=990 ns (the clock stepped back): both logged times count as inside the \
+             window, so it is refused"
+        ),
+    }
+    clock.set(1_100);
+    assert!(
+        log.try_acquire(),
+        "SlidingWindowLog::new(2, 100 ns), admitted at t=1000 and 1050 ns: at t=1100 ns the \
+         time 1000 has left the window, whatever the clock read in between"
+    );
+    assert!(log.stored() <= 2);
 }
 
 // Catches: any divergence from the documented estimate `previous * (window - elapsed) + current * window < limit * window`.
@@ -218,6 +284,85 @@ fn counter_idle_for_two_windows_starts_from_zero() {
         0,
         "SlidingWindowCounter::new(10, 100 ns), 10 admitted at t=5030 ns: at t=5100 ns the \
          window before is [5000, 5100) and weighs fully"
+    );
+}
+
+// Catches: computing the bound `limit * window` in 64 bits (both are u64 fields) and widening afterwards: at a million requests a day it is 8.64e19 ns and the counter panics on its first request.
+#[test]
+fn counter_at_a_million_a_day_does_not_overflow() {
+    let clock = ManualClock::new();
+    let day = 86_400_u64;
+    let mut counter = SlidingWindowCounter::new(1_000_000, Duration::from_secs(day), &clock);
+    let admitted = catch_quietly(|| {
+        let mut admitted = 0_u64;
+        for i in 0..2_000_u64 {
+            clock.set(i * 1_000_000);
+            admitted += u64::from(counter.try_acquire());
+        }
+        admitted
+    });
+    match admitted {
+        Err(why) => panic!(
+            "SlidingWindowCounter::new(1,000,000, 1 day) panicked ({why}). limit * window = \
+             1,000,000 * 86,400,000,000,000 ns = 8.64e19 does not fit in 64 bits: compute \
+             every product of the estimate in u128"
+        ),
+        Ok(admitted) => assert_eq!(
+            admitted, 2_000,
+            "SlidingWindowCounter::new(1,000,000, 1 day): 2000 requests in the first 2 s of \
+             the first day are far below the limit and must all be admitted"
+        ),
+    }
+    // Half a day into the next day, the first day's 2000 weigh half.
+    clock.set((day + day / 2) * 1_000_000_000);
+    assert!(
+        counter.try_acquire(),
+        "SlidingWindowCounter::new(1,000,000, 1 day): 2000 admitted on day one; half-way \
+         through day two the estimate is 1000, far below the limit"
+    );
+}
+
+// Catches: computing `elapsed = now - start` plainly, or rolling the windows whenever the start changes (`!=`): a clock stepped back before the current window's start underflows and the counter panics.
+#[test]
+fn counter_survives_a_clock_stepping_back() {
+    let clock = ManualClock::new();
+    let mut counter = SlidingWindowCounter::new(10, Duration::from_nanos(100), &clock);
+    clock.set(150);
+    assert_eq!(
+        burst(&mut counter),
+        10,
+        "SlidingWindowCounter::new(10, 100 ns): 10 at t=150 ns"
+    );
+    clock.set(260);
+    assert_eq!(
+        burst(&mut counter),
+        6,
+        "SlidingWindowCounter::new(10, 100 ns), 10 admitted at t=150 ns: at t=260 ns the \
+         previous 10 weigh 40 of 100, so 10 * 40 + current * 100 < 1000 admits 6"
+    );
+    for back in [230, 199, 120] {
+        clock.set(back);
+        match catch_quietly(|| burst(&mut counter)) {
+            Err(why) => panic!(
+                "SlidingWindowCounter::new(10, 100 ns), current window [200, 300): the clock \
+                 stepped back to t={back} ns and try_acquire panicked ({why}). A clock \
+                 earlier than `start` must not underflow: roll the windows only forward \
+                 (`start > self.start`) and take `elapsed` as `now.saturating_sub(start)`"
+            ),
+            Ok(got) => assert_eq!(
+                got, 0,
+                "SlidingWindowCounter::new(10, 100 ns), 10 admitted in [100, 200) and 6 in \
+                 [200, 300): a burst at t={back} ns (the clock stepped back) admitted {got}; \
+                 the counts already reach the limit, so it must refuse"
+            ),
+        }
+    }
+    clock.set(400);
+    assert_eq!(
+        burst(&mut counter),
+        10,
+        "SlidingWindowCounter::new(10, 100 ns): at t=400 ns, two windows after [200, 300), \
+         both counters start from zero again"
     );
 }
 
