@@ -463,3 +463,37 @@ fn fg_continues_every_process_of_a_pipeline() {
          the terminal showed:\n{out}"
     );
 }
+
+// Catches: `bg` continuing a stopped pipeline with kill(pgid, SIGCONT), which reaches only the first process, instead of killpg.
+#[test]
+fn bg_continues_every_process_of_a_pipeline() {
+    let mut pty = Pty::start(OSH);
+    let (first, second) = start_pipeline_in_one_group(&mut pty, "sleep 100 | sleep 200");
+    pty.type_text("\x1a");
+    for (pid, which) in [(first, "first"), (second, "second")] {
+        let state = wait_state(pid, |s| s == Some('T'));
+        assert_eq!(
+            state,
+            Some('T'),
+            "Ctrl-Z should stop both processes of `sleep 100 | sleep 200`; the {which} one's \
+             state is {state:?}"
+        );
+    }
+    pty.expect(PROMPT, "a new prompt after Ctrl-Z stopped the pipeline");
+    pty.run("bg");
+    for (pid, which) in [(first, "first"), (second, "second")] {
+        let state = wait_state(pid, |s| matches!(s, Some('S' | 'R')));
+        assert!(
+            matches!(state, Some('S' | 'R')),
+            "`bg` should continue every process of the stopped pipeline `sleep 100 | sleep \
+             200`, but the {which} one is still stopped (state {state:?}): send SIGCONT to the \
+             whole process group with killpg(pgid, SIGCONT); kill(pgid, SIGCONT) reaches only \
+             the process whose pid is pgid"
+        );
+    }
+    let jobs = pty.run("jobs");
+    assert!(
+        jobs.contains("Running") && jobs.contains("sleep 100 | sleep 200"),
+        "after `bg`, `jobs` should show the pipeline running; the terminal showed:\n{jobs}"
+    );
+}
