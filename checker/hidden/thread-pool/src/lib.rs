@@ -524,3 +524,23 @@ impl Drop for Frozen {
         unsafe { libc::write(release, byte.as_ptr().cast(), 1) };
     }
 }
+
+/// Keeps the panics the tests provoke on purpose (a message that says "on
+/// purpose", or an `i32` payload) out of the test's output, so that the
+/// first panic the checker reports is the failure, not a planned one. Every
+/// other panic is printed as usual.
+pub fn quiet_intended_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let planned = info.payload().is::<i32>()
+                || info
+                    .payload_as_str()
+                    .is_some_and(|text| text.contains("on purpose"));
+            if !planned {
+                previous(info);
+            }
+        }));
+    });
+}

@@ -6,12 +6,10 @@ use std::time::Duration;
 
 use hidden_thread_pool::{
     Gate, PATIENCE, Pool, Settled, Tally, expect_parallel, finishes_within, in_background_with_tid,
-    occupy_workers, payload_text, settle, tid,
+    occupy_workers, payload_text, quiet_intended_panics, settle, tid,
 };
 use learner::{JobHandle, JobPanicked};
 
-/// Joins `handle` on a helper thread, failing the test if it takes longer
-/// than `PATIENCE`.
 /// Records the message of every panic on one of `threads` from now on
 /// (the panic hook still prints it as usual).
 fn watch_for_panics(threads: &BTreeSet<i32>) -> Arc<Mutex<Vec<String>>> {
@@ -33,6 +31,8 @@ fn watch_for_panics(threads: &BTreeSet<i32>) -> Arc<Mutex<Vec<String>>> {
     seen
 }
 
+/// Joins `handle` on a helper thread, failing the test if it takes longer
+/// than `PATIENCE`.
 fn join_within<T: Send + 'static>(handle: JobHandle<T>, what: &str) -> Result<T, JobPanicked> {
     finishes_within(PATIENCE, move || handle.join()).unwrap_or_else(|| {
         panic!("join() of {what} did not return within {PATIENCE:?}: the job's result never reached its handle")
@@ -70,21 +70,22 @@ fn join_returns_the_jobs_own_value() {
 // Catches: losing the panic's message (e.g. `panic_message(&payload)` on the Box itself, which always gives "<non-string panic payload>", or a fixed message).
 #[test]
 fn join_reports_the_panic_message() {
+    quiet_intended_panics();
     let pool = Pool::new(2);
-    let literal = pool.spawn(|| -> u32 { panic!("a literal message") });
-    let formatted = pool.spawn(|| -> u32 { panic!("formatted: {} + {} = {}", 2, 2, 5) });
+    let literal = pool.spawn(|| -> u32 { panic!("a literal message, on purpose") });
+    let formatted = pool.spawn(|| -> u32 { panic!("formatted on purpose: {} + {} = {}", 2, 2, 5) });
     let other = pool.spawn(|| -> u32 { std::panic::panic_any(42_i32) });
     let fine = pool.spawn(|| 7_u32);
     for (handle, expected, what) in [
         (
             literal,
-            "a literal message",
-            "panic!(\"a literal message\")",
+            "a literal message, on purpose",
+            "panic!(\"a literal message, on purpose\")",
         ),
         (
             formatted,
-            "formatted: 2 + 2 = 5",
-            "panic!(\"formatted: {} + {} = {}\", 2, 2, 5)",
+            "formatted on purpose: 2 + 2 = 5",
+            "panic!(\"formatted on purpose: {} + {} = {}\", 2, 2, 5)",
         ),
         (
             other,

@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use hidden_thread_pool::{PATIENCE, Pool, Tally, expect_parallel, finishes_within};
+use hidden_thread_pool::{
+    PATIENCE, Pool, Tally, expect_parallel, finishes_within, quiet_intended_panics,
+};
 
 /// Queues `n` jobs that panic (after counting themselves in `ran`).
 fn queue_panicking_jobs(pool: &Pool, n: usize, ran: &Arc<Tally>) {
@@ -18,6 +20,7 @@ fn queue_panicking_jobs(pool: &Pool, n: usize, ran: &Arc<Tally>) {
 // Catches: a panicking job that kills its worker (no catch_unwind around the job in worker_loop), or a worker replaced by a new thread.
 #[test]
 fn workers_survive_panicking_jobs() {
+    quiet_intended_panics();
     let pool = Pool::new(4);
     let before = expect_parallel(&pool, 4, "4 jobs were queued on a fresh ThreadPool::new(4)");
     let ran = Tally::new();
@@ -44,6 +47,7 @@ fn workers_survive_panicking_jobs() {
 // Catches: a pool whose only worker dies with the first panicking job, so every later job is lost.
 #[test]
 fn jobs_after_a_panic_still_run() {
+    quiet_intended_panics();
     let pool = Pool::new(1);
     let ran = Tally::new();
     let done = Tally::new();
@@ -68,6 +72,7 @@ fn jobs_after_a_panic_still_run() {
 // Catches: counting only the jobs that returned normally in `completed` (a panicked job has finished too).
 #[test]
 fn completed_counts_panicked_jobs() {
+    quiet_intended_panics();
     let pool = Pool::new(2);
     let ran = Tally::new();
     for _ in 0..5 {

@@ -166,6 +166,34 @@ fn drop_wakes_every_sleeping_worker() {
 // Catches: races between shutdown and workers that are starting, finishing a job or falling asleep (e.g. a worker that tests `closed` before looking at the queue, or waits without re-checking).
 #[test]
 fn shutdown_right_after_execute_loses_nothing() {
+    // First without a race: shutdown() must not return while a queued job
+    // cannot finish yet (it waits at a gate).
+    let pool = Pool::new(2);
+    let gate = Gate::new();
+    let done = Tally::new();
+    {
+        let (gate, done) = (Arc::clone(&gate), Arc::clone(&done));
+        pool.execute(move || {
+            gate.wait();
+            done.add();
+        });
+    }
+    let pool = pool.into_inner();
+    let (shutter, shut) = in_background_with_tid(move || pool.shutdown());
+    let early = settle(shutter, PATIENCE) == Settled::Gone;
+    gate.open();
+    let count = shut.recv_timeout(PATIENCE).unwrap_or_else(|_| {
+        panic!(
+            "shutdown() of ThreadPool::new(2) with one job left did not return within \
+             {PATIENCE:?} after the job could finish"
+        )
+    });
+    assert!(
+        !early,
+        "shutdown() of ThreadPool::new(2) returned {count} while its one queued job could not \
+         finish yet (it waited at a gate): shutdown must join every worker, and a worker \
+         finishes the queue before it returns"
+    );
     for round in 0..150 {
         let pool = Pool::new(2);
         let done = Tally::new();
