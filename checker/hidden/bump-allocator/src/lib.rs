@@ -314,10 +314,16 @@ pub mod interrupts {
                         INTERRUPTED.with(|n| n.set(0));
                         // SAFETY: pthread_self has no preconditions.
                         ids[t].store(unsafe { libc::pthread_self() } as usize, Ordering::Release);
+                        // Marks the worker done however it ends, a panic included.
+                        struct Done<'a>(&'a AtomicBool);
+                        impl Drop for Done<'_> {
+                            fn drop(&mut self) {
+                                self.0.store(true, Ordering::Release);
+                            }
+                        }
+                        let _done = Done(&done[t]);
                         ready.wait();
-                        let result = worker(t);
-                        done[t].store(true, Ordering::Release);
-                        result
+                        worker(t)
                     })
                 })
                 .collect();

@@ -233,7 +233,7 @@ mod global {
         let counts = interrupts::storm(
             threads,
             allocate_in_the_middle,
-            Duration::from_secs(20),
+            Duration::from_secs(15),
             |t| {
                 let t = t as u64;
                 let mut words: Vec<String> = Vec::new();
