@@ -4,7 +4,7 @@
 use anyhow::{Context, Result};
 use cargo_metadata::Message;
 
-use crate::snippet;
+use crate::{scratch, snippet};
 use cargo_metadata::diagnostic::DiagnosticLevel;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
@@ -82,29 +82,31 @@ pub fn build_tests(
     Ok(Ok(binaries))
 }
 
-/// Builds the benchmark binary (`perf`) in the optimised `perf` profile.
+/// Builds the benchmark binary ([`scratch::perf_bin`]) in the optimised
+/// `perf` profile.
 pub fn build_perf(
     scratch: &Path,
     target_dir: &Path,
     graded_crate: &Path,
     strip: &[PathBuf],
 ) -> Result<BuildOutcome<PathBuf>> {
+    let bin = scratch::perf_bin(scratch);
     let mut command = cargo();
     command
         .arg("build")
         .arg("--profile")
         .arg("perf")
         .arg("--bin")
-        .arg("perf");
+        .arg(&bin);
     let (artifacts, failure) = run_cargo(command, scratch, target_dir, graded_crate, strip)?;
     if let Some(failure) = failure {
         return Ok(Err(failure));
     }
     let exe = artifacts
         .into_iter()
-        .filter(|a| a.target.name == "perf")
+        .filter(|a| a.target.name == bin)
         .find_map(|a| a.executable)
-        .context("cargo built no `perf` executable")?;
+        .with_context(|| format!("cargo built no `{bin}` executable"))?;
     Ok(Ok(exe.into_std_path_buf()))
 }
 

@@ -420,7 +420,10 @@ mod tests {
         assert!((scored.ratio_to_reference.unwrap() - 4.0).abs() < 1e-9);
         let [low, high] = scored.ratio_interval.unwrap();
         assert!((low - 2.0).abs() < 1e-9 && (high - 8.0).abs() < 1e-9);
-        assert_eq!(scored.score, 5, "a lower end of 2.0 is on the half-credit line");
+        assert_eq!(
+            scored.score, 5,
+            "a lower end of 2.0 is on the half-credit line"
+        );
         assert!((scored.ratio_to_baselines["crate"] - 0.5).abs() < 1e-9);
         assert!((scored.reference_to_baselines["crate"] - 0.25).abs() < 1e-9);
     }

@@ -18,7 +18,7 @@ use anyhow::{Context, Result, bail};
 use nix::fcntl::OFlag;
 use nix::unistd::pipe2;
 use serde::{Deserialize, Serialize};
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
@@ -160,6 +160,8 @@ fn run_inner(
         .context("cannot create a temporary directory for a test run")?;
     let workdir = scratch.path().join("work");
     std::fs::create_dir(&workdir)?;
+    let home = scratch.path().join("home");
+    std::fs::create_dir(&home)?;
     let log_path = scratch.path().join(format!("libtest-{}.log", nonce()));
     let mut args = args.to_vec();
     if with_log {
@@ -192,9 +194,9 @@ fn run_inner(
         .stdin(Stdio::null())
         .stdout(stdout)
         .stderr(stderr)
-        .env("RUST_BACKTRACE", "0")
-        .env("NO_COLOR", "1")
-        .env("TMPDIR", &workdir);
+        .env_clear()
+        .envs(environment(&workdir, &home))
+        .envs(std::env::vars_os().filter(|(key, _)| key.to_string_lossy().starts_with("OSLINGS_")));
     for (key, value) in env {
         command.env(key, value);
     }
@@ -244,6 +246,27 @@ fn run_inner(
         libtest_log,
     })
 }
+
+/// The environment every sandboxed program starts with, whatever the
+/// checker's own is: the same on every machine, so that a learner's locale,
+/// `PATH` or terminal cannot change a verdict. Only variables named
+/// `OSLINGS_*` (the checker's and the suites' own knobs, such as
+/// `OSLINGS_SEED`) are passed on from the checker's environment.
+fn environment<'a>(workdir: &'a Path, home: &'a Path) -> [(&'static str, &'a OsStr); 8] {
+    [
+        ("PATH", OsStr::new(SANDBOX_PATH)),
+        ("HOME", home.as_os_str()),
+        ("TMPDIR", workdir.as_os_str()),
+        ("LC_ALL", OsStr::new("C")),
+        ("LANG", OsStr::new("C")),
+        ("TERM", OsStr::new("dumb")),
+        ("RUST_BACKTRACE", OsStr::new("0")),
+        ("NO_COLOR", OsStr::new("1")),
+    ]
+}
+
+/// The `PATH` of every sandboxed program.
+pub const SANDBOX_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// What libtest prints on stderr when given `--logfile`.
 const LOGFILE_WARNING: &str = "warning: `--logfile` is deprecated";
@@ -372,19 +395,17 @@ pub fn supervise(
         .stderr(Stdio::from(stderr_write));
     let cpu_secs = limits.timeout.as_secs() * 2 + 2;
     // SAFETY: between fork and exec the closure only calls async-signal-safe
-    // functions (setpgid, signal, setrlimit, prctl) on values already computed.
+    // functions (setsid, umask, signal, sigprocmask, close_range, fcntl,
+    // prctl, getrlimit, setrlimit) on values already computed.
     unsafe {
         command.pre_exec(move || {
-            libc::setpgid(0, 0);
-            // A checker started in the background must not pass on its
-            // ignored signals: a test comparing the graded code with /bin/sh
-            // would get a different answer there.
-            oslings_harness::default_signal_dispositions();
+            hermetic_start();
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
             set_limit(libc::RLIMIT_AS, limits.memory_bytes);
             set_limit(libc::RLIMIT_CPU, cpu_secs);
             set_limit(libc::RLIMIT_FSIZE, limits.file_bytes);
             set_limit(libc::RLIMIT_NOFILE, limits.open_files);
+            set_limit(libc::RLIMIT_STACK, STACK_BYTES);
             set_limit(libc::RLIMIT_CORE, 0);
             if let Some(nproc) = nproc {
                 set_limit(libc::RLIMIT_NPROC, nproc);
@@ -401,6 +422,10 @@ pub fn supervise(
                 .with_context(|| format!("cannot start {}", Path::new(program).display()));
         }
     };
+    // The test (and all it starts) stays in the cgroup; the supervisor, its
+    // drain threads included, does not, so the cgroup's members are exactly
+    // what must be gone when the test ends.
+    task_limit.leave();
     // Our copies of the pipes' write ends must close, or no drain would
     // ever see the end of its stream.
     drop(command);
@@ -428,7 +453,7 @@ pub fn supervise(
             // The checker is gone (Ctrl-C, killed): leave nothing behind,
             // not even the run's directory, which the checker would have
             // removed.
-            kill_leftovers(pid);
+            kill_leftovers(pid, &task_limit);
             task_limit.release();
             if let Some(scratch) = status_file.parent() {
                 let ours = scratch
@@ -458,7 +483,7 @@ pub fn supervise(
     }
     status.cpu_ms = timeval_ms(usage.ru_utime) + timeval_ms(usage.ru_stime);
     status.max_rss_kib = usage.ru_maxrss as u64;
-    status.leaked_processes = kill_leftovers(pid);
+    status.leaked_processes = kill_leftovers(pid, &task_limit);
     status.task_limit = task_limit.max();
     status.task_limit_hit = task_limit.was_hit().unwrap_or(false);
     task_limit.release();
@@ -476,6 +501,47 @@ pub fn supervise(
     Ok(())
 }
 
+/// The main thread's stack, as most Linux systems set it (`ulimit -s`):
+/// a learner's `ulimit -s unlimited` must not hide a stack overflow.
+const STACK_BYTES: u64 = 8 << 20;
+
+/// Puts the calling process (between `fork` and `exec`) in the state every
+/// test starts in, whatever state the checker was started in: a session and
+/// process group of its own with no controlling terminal, umask 022, every
+/// signal at its default and none blocked, and no descriptor open past
+/// standard input, output and error (those the checker's caller left open
+/// are closed at `exec`). Only async-signal-safe calls.
+fn hermetic_start() {
+    // SAFETY: each call only changes this process's own attributes, with
+    // arguments that are valid by construction (an empty signal set on the
+    // stack, descriptor numbers that may or may not be open).
+    unsafe {
+        libc::setsid();
+        libc::umask(0o022);
+        oslings_harness::default_signal_dispositions();
+        let mut none: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut none);
+        libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+        // Close-on-exec rather than closed: std's own pipe that reports a
+        // failed exec must stay open until the exec.
+        if libc::close_range(
+            3,
+            libc::c_uint::MAX,
+            libc::CLOSE_RANGE_CLOEXEC as libc::c_int,
+        ) != 0
+        {
+            let mut open = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            libc::getrlimit(libc::RLIMIT_NOFILE, &mut open);
+            for fd in 3..open.rlim_cur.min(1 << 16) as libc::c_int {
+                libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+            }
+        }
+    }
+}
+
 fn set_limit(resource: libc::__rlimit_resource_t, value: u64) {
     let limit = libc::rlimit {
         rlim_cur: value,
@@ -489,10 +555,14 @@ fn timeval_ms(tv: libc::timeval) -> u64 {
     tv.tv_sec as u64 * 1000 + tv.tv_usec as u64 / 1000
 }
 
-/// Kills and reaps every process the program left behind: its process group
-/// and every orphan re-parented to this subreaper. Returns how many there were.
-fn kill_leftovers(pgid: libc::pid_t) -> u32 {
-    let mut leaked = 0;
+/// Kills and reaps every process the program left behind: every member of
+/// its cgroup where it has one, its process group, and every orphan
+/// re-parented to this subreaper. Returns how many there were.
+fn kill_leftovers(pgid: libc::pid_t, task_limit: &TaskLimit) -> u32 {
+    let mut seen = std::collections::BTreeSet::new();
+    if let Some(members) = task_limit.members() {
+        seen.extend(kill_cgroup(task_limit, members));
+    }
     // SAFETY: kill with signal 0 only probes; with SIGKILL it has no
     // memory-safety preconditions.
     if unsafe { libc::kill(-pgid, 0) } == 0 {
@@ -506,14 +576,50 @@ fn kill_leftovers(pgid: libc::pid_t) -> u32 {
             break;
         }
         for child in children {
-            leaked += 1;
+            seen.insert(child);
             // SAFETY: as above.
             unsafe { libc::kill(child, libc::SIGKILL) };
             // SAFETY: waitpid on our own child; the status is discarded.
             unsafe { libc::waitpid(child, std::ptr::null_mut(), 0) };
         }
     }
-    leaked
+    seen.len() as u32
+}
+
+/// Empties the test's cgroup: no more forks, then SIGKILL to every member,
+/// again until none is left (a fork under way when the cap dropped may still
+/// add one), reaping the ones that are our children. Returns every pid seen.
+fn kill_cgroup(task_limit: &TaskLimit, mut members: Vec<libc::pid_t>) -> Vec<libc::pid_t> {
+    let mut seen = Vec::new();
+    if members.is_empty() {
+        return seen;
+    }
+    task_limit.forbid_forks();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !members.is_empty() && Instant::now() < deadline {
+        for &pid in &members {
+            // SAFETY: kill has no memory-safety preconditions.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        seen.extend_from_slice(&members);
+        reap_children();
+        std::thread::sleep(Duration::from_millis(1));
+        members = task_limit.members().unwrap_or_default();
+    }
+    seen.sort_unstable();
+    seen.dedup();
+    seen
+}
+
+/// Reaps every child of this process that has ended, without blocking.
+fn reap_children() {
+    loop {
+        // SAFETY: waitpid with a null status pointer writes nothing.
+        let pid = unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) };
+        if pid <= 0 {
+            break;
+        }
+    }
 }
 
 /// Every process on the machine, as listed in `/proc`.

@@ -185,7 +185,7 @@ pub fn prepare(
         let main = perf_main(&bench, grading_reference);
         write_if_changed(&dir.join("src").join("perf.rs"), &main)?;
         let mut out = Table::new();
-        out.insert("name".into(), Value::from("perf"));
+        out.insert("name".into(), Value::from(perf_bin(&dir)));
         out.insert("path".into(), Value::from("src/perf.rs"));
         bins.push(Value::Table(out));
     }
@@ -306,6 +306,15 @@ fn read_toml(path: &Path) -> Result<Table> {
 
 /// A hash of `value` for cache keys and directory names under `target/`
 /// (stable within one build of the checker, which is all they need).
+/// The name of the benchmark binary of the generated project in `dir`: one
+/// of its own, because every generated project builds into the same target
+/// directory, where a binary's name is its path, and two checkers grading
+/// at once must not run each other's benchmark.
+pub fn perf_bin(dir: &Path) -> String {
+    format!("perf-{:016x}", fingerprint(dir))
+}
+
+/// A stable 64-bit hash of `value`.
 pub fn fingerprint<T: std::hash::Hash + ?Sized>(value: &T) -> u64 {
     use std::hash::Hasher;
     let mut hasher = std::collections::hash_map::DefaultHasher::new();

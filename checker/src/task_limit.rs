@@ -87,6 +87,39 @@ impl TaskLimit {
         }
     }
 
+    /// Moves the caller back to the cgroup it came from, leaving in ours only
+    /// what it started since [`TaskLimit::apply`]: the test and every process
+    /// it starts, which cannot leave it by forking or by changing process
+    /// group or session.
+    pub fn leave(&self) {
+        if let TaskLimit::Cgroup { home, .. } = self {
+            let _ = std::fs::write(home, std::process::id().to_string());
+        }
+    }
+
+    /// Every process in our cgroup now (`None` without a cgroup).
+    pub fn members(&self) -> Option<Vec<libc::pid_t>> {
+        let TaskLimit::Cgroup { dir, .. } = self else {
+            return None;
+        };
+        let procs = std::fs::read_to_string(dir.join("cgroup.procs")).ok()?;
+        Some(
+            procs
+                .lines()
+                .filter_map(|l| l.trim().parse().ok())
+                .collect(),
+        )
+    }
+
+    /// Stops every process in our cgroup from starting another (the cap
+    /// drops to zero), so that a sweep that kills them all cannot be
+    /// outrun by their forks.
+    pub fn forbid_forks(&self) {
+        if let TaskLimit::Cgroup { dir, .. } = self {
+            let _ = std::fs::write(dir.join("pids.max"), "0");
+        }
+    }
+
     /// Leaves the cgroup and removes it (it must have no task left but the
     /// caller). Best effort: a cgroup that cannot be removed is left empty.
     pub fn release(self) {

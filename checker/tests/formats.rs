@@ -57,11 +57,14 @@ fn performance(status: &str, score: u32, ratio: Option<f64>, message: &str) -> P
         score,
         max_score: 10,
         ratio_to_reference: ratio,
+        ratio_interval: ratio.map(|r| [r * 0.95, r * 1.05]),
         ratio_to_baselines: BTreeMap::new(),
         reference_to_baselines: BTreeMap::new(),
         workload_ratios: Vec::new(),
         workloads: Vec::new(),
         message: message.to_string(),
+        measured_at: ratio.map(|_| "2026-12-07T01:02:03Z".to_string()),
+        reused: false,
     }
 }
 

@@ -2,8 +2,10 @@
 //! during a panic, a 10 GB allocation, an output flood, closed standard
 //! descriptors, writes into the repository and the checker's generated
 //! project, printed imitations of a pass,
-//! an early `exit(0)`, a checker started with SIGINT ignored, and a checker
-//! killed while a test runs. Every case must get the right outcome and a precise
+//! an early `exit(0)`, a checker started with SIGINT ignored, a checker
+//! started from a messy session (the test still starts hermetic), code that
+//! spawns and spins or signals its own group beside busy neighbours, and a
+//! checker killed while a test runs. Every case must get the right outcome and a precise
 //! diagnosis in bounded time, and leave no process, no temporary file and no
 //! changed file behind.
 //!
@@ -13,7 +15,7 @@
 
 mod common;
 
-use common::{Tree, checker_observed, files_of, repo};
+use common::{Start, Tree, checker_started, files_of, processes_matching, repo};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
@@ -70,6 +72,54 @@ HOSTILE.call_once(|| match std::env::var("OSLINGS_HOSTILE").as_deref() {
         panic!("the fixture fails after printing a pass");
     }
     Ok("exit0") => std::process::exit(0),
+    Ok("spawn-spin") => {
+        for _ in 0..400 {
+            let _ = std::process::Command::new("sleep").arg("14.1423").spawn();
+        }
+        loop { std::hint::spin_loop(); }
+    }
+    Ok("kill0") => {
+        let _ = std::process::Command::new("sh")
+            .args(["-c", "sleep 14.1424 & sleep 14.1424 & setsid sleep 14.1424 & kill -TERM 0"])
+            .status();
+        loop { std::hint::spin_loop(); }
+    }
+    Ok("close-stdout") => {
+        let _ = std::process::Command::new("sh")
+            .args(["-c", "exec >&- 2>&-; sleep 14.1425 & sleep 14.1425"])
+            .spawn();
+        loop { std::hint::spin_loop(); }
+    }
+    Ok("environment") => {
+        // What every test must start with, whatever the checker was started with.
+        let fds: Vec<String> = std::fs::read_dir("/proc/self/fd").unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let field = |name: &str| status.lines().find_map(|l| l.strip_prefix(name)).unwrap().trim().to_string();
+        #[allow(clippy::undocumented_unsafe_blocks)]
+        let (umask, session, pid) = unsafe {
+            let old = libc::umask(0o022);
+            (old, libc::getsid(0), libc::getpid())
+        };
+        let mut stack = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        #[allow(clippy::undocumented_unsafe_blocks)]
+        unsafe { libc::getrlimit(libc::RLIMIT_STACK, &mut stack) };
+        let vars: Vec<String> = std::env::vars().map(|(k, v)| format!("{k}={v}")).collect();
+        let found = format!(
+            "descriptors {} | umask {umask:03o} | own session {} | tty {} | blocked {} | ignored {} | stack {} | env {}",
+            // The listing itself holds one more descriptor open.
+            fds.len() - 1,
+            session == pid,
+            std::fs::File::open("/dev/tty").is_ok(),
+            field("SigBlk:"),
+            field("SigIgn:"),
+            stack.rlim_cur,
+            vars.join(" "),
+        );
+        // A failure, so that the report shows it.
+        panic!("ENVIRONMENT {found} END");
+    }
     Ok("spin") => loop { std::hint::spin_loop(); },
     Ok("signals") => {
         use std::os::unix::process::ExitStatusExt;
@@ -133,12 +183,18 @@ struct Graded {
 /// Grades the fixture's test with `OSLINGS_HOSTILE=case` and a time limit
 /// of `timeout_secs`, and checks that the tree is unchanged.
 fn grade(case: &str, timeout_secs: u32) -> Graded {
+    grade_started(Start::Plain, case, timeout_secs)
+}
+
+/// [`grade`] with the checker started as `start` says.
+fn grade_started(start: Start, case: &str, timeout_secs: u32) -> Graded {
     let root = fixture();
     let before = files_of(root);
     let target = repo().join("target/oslings/build");
     let timeout = timeout_secs.to_string();
     let (mut peak_rss_kib, mut peak_tmp_bytes) = (0, 0);
-    let run = checker_observed(
+    let run = checker_started(
+        start,
         &[EXERCISE, "--test", TEST, "--timeout", &timeout],
         &[
             ("OSLINGS_ROOT", root),
@@ -391,5 +447,136 @@ fn killing_the_checker_mid_test_leaves_no_process_and_no_temporary_file() {
             ("OSLINGS_HOSTILE", hostile),
         ],
         LIMIT,
+    );
+}
+
+/// Three busy loops beside the checker for as long as this lives: the load
+/// under which processes forked during the clean-up used to escape it.
+struct BusyLoops(Vec<std::process::Child>);
+
+impl BusyLoops {
+    fn start() -> BusyLoops {
+        BusyLoops(
+            (0..3)
+                .map(|_| {
+                    std::process::Command::new("sh")
+                        .args(["-c", "while :; do :; done"])
+                        .spawn()
+                        .unwrap()
+                })
+                .collect(),
+        )
+    }
+}
+
+impl Drop for BusyLoops {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Grades `case` (which starts `sleep <marker>` children and spins) beside
+/// three busy loops and requires that not one of them survives.
+fn leaves_nothing_under_load(case: &str, marker: &str, outcome: &str) {
+    let _one = serial();
+    let _load = BusyLoops::start();
+    let graded = grade(case, 2);
+    assert_eq!(graded.outcome, outcome, "{}", graded.report);
+    let left = processes_matching(&format!("sleep {marker}"));
+    assert!(
+        left.is_empty(),
+        "case {case}: {} children survived the clean-up: {left:?}",
+        left.len()
+    );
+}
+
+#[test]
+fn spawning_hundreds_and_spinning_under_load_leaves_no_process() {
+    leaves_nothing_under_load("spawn-spin", "14.1423", "timed out");
+}
+
+#[test]
+fn signalling_its_own_group_or_leaving_the_session_leaves_no_process() {
+    // `kill -TERM 0` reaches the test itself, in the same process group.
+    leaves_nothing_under_load("kill0", "14.1424", "crashed");
+}
+
+#[test]
+fn children_with_closed_output_are_cleaned_up_too() {
+    leaves_nothing_under_load("close-stdout", "14.1425", "timed out");
+}
+
+/// The fixture's `ENVIRONMENT` line, with the run's own temporary paths
+/// (which differ from run to run) blanked.
+fn environment_of(graded: &Graded) -> String {
+    let line = graded
+        .report
+        .lines()
+        .find_map(|l| Some(l.split_once("ENVIRONMENT ")?.1.split_once(" END")?.0))
+        .unwrap_or_else(|| panic!("the fixture printed no environment:\n{}", graded.report));
+    line.split(' ')
+        .map(|word| match word.split_once('=') {
+            Some((key @ ("HOME" | "TMPDIR"), _)) => format!("{key}=<run>"),
+            _ => word.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn every_test_starts_hermetic_whatever_the_checker_was_started_from() {
+    let _one = serial();
+    let plain = grade_started(Start::Plain, "environment", 5);
+    let messy = grade_started(Start::Perturbed, "environment", 5);
+    assert_eq!(plain.outcome, "failed", "{}", plain.report);
+    assert_eq!(messy.outcome, "failed", "{}", messy.report);
+    let (plain, messy) = (environment_of(&plain), environment_of(&messy));
+    assert_eq!(
+        plain, messy,
+        "a checker started with 50 extra descriptors, umask 077, a Turkish locale, \
+         signals ignored, TERM=dumb and setsid gives its tests another environment"
+    );
+    for expected in [
+        // 0, 1, 2 and the harness's own log file; the listing's descriptor is not counted.
+        "descriptors 4 |",
+        "umask 022",
+        "own session true",
+        "tty false",
+        "blocked 0000000000000000",
+        // Rust's runtime ignores SIGPIPE in every program; nothing else is.
+        "ignored 0000000000001000",
+        "stack 8388608",
+        "LC_ALL=C",
+        "TERM=dumb",
+        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    ] {
+        assert!(plain.contains(expected), "{expected}: {plain}");
+    }
+    let names: Vec<&str> = plain
+        .split(" | env ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .map(|v| v.split('=').next().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "HOME",
+            "LANG",
+            "LC_ALL",
+            "NO_COLOR",
+            "OSLINGS_HOSTILE",
+            "OSLINGS_ROOT",
+            "OSLINGS_TARGET_DIR",
+            "PATH",
+            "RUST_BACKTRACE",
+            "TERM",
+            "TMPDIR",
+        ],
+        "{plain}"
     );
 }

@@ -22,18 +22,47 @@ pub fn panic_reason(payload: &(dyn std::any::Any + Send)) -> &str {
         .unwrap_or("(no message)")
 }
 
-/// Sets every catchable signal back to its default disposition. Meant for a
-/// `pre_exec` closure (it only calls `signal`, which is async-signal-safe):
-/// ignored signals survive `exec`, so a program started from a process that
-/// was itself started in the background (`&`, `nohup`, a CI runner) would
-/// otherwise begin with SIGINT, SIGQUIT or SIGHUP ignored, and /bin/sh may
-/// not un-ignore them for its children.
+/// Sets every catchable signal back to its default disposition, the
+/// real-time ones included. Meant for a `pre_exec` closure (it only makes
+/// `sigaction` system calls, which are async-signal-safe): ignored signals
+/// survive `exec`, so a program started from a process that was itself
+/// started in the background (`&`, `nohup`, a CI runner) would otherwise
+/// begin with SIGINT, SIGQUIT or SIGHUP ignored, and /bin/sh may not
+/// un-ignore them for its children.
 pub fn default_signal_dispositions() {
-    for signal in 1..32 {
+    for signal in 1..=64 {
         if signal != libc::SIGKILL && signal != libc::SIGSTOP {
-            // SAFETY: SIG_DFL installs no handler of ours; `signal` only
-            // changes this process's disposition of a valid signal number.
-            unsafe { libc::signal(signal, libc::SIG_DFL) };
+            set_default(signal);
         }
+    }
+}
+
+/// The kernel's `struct sigaction` (not glibc's, which refuses the two
+/// real-time signals glibc keeps for itself, 32 and 33).
+#[repr(C)]
+struct KernelSigaction {
+    handler: libc::sighandler_t,
+    flags: libc::c_ulong,
+    restorer: usize,
+    mask: u64,
+}
+
+fn set_default(signal: libc::c_int) {
+    let action = KernelSigaction {
+        handler: libc::SIG_DFL,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    // SAFETY: rt_sigaction reads one kernel sigaction of the size passed
+    // (the 8-byte signal set) and writes nothing (no old action asked for).
+    unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigaction,
+            signal,
+            &action as *const KernelSigaction,
+            std::ptr::null_mut::<KernelSigaction>(),
+            8_usize,
+        );
     }
 }

@@ -519,7 +519,7 @@ mod tests {
         let result = Workload::new("spin", "op")
             .clock(Clock::Process)
             .candidate(|iters| spin(2 * iters))
-            .reference(|iters| spin(iters))
+            .reference(spin)
             .run(Duration::from_millis(50));
         let estimate = result.versus_reference.unwrap();
         assert!(

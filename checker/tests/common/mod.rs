@@ -214,12 +214,70 @@ pub fn checker_observed(
     limit: Duration,
     observe: &mut dyn FnMut(u32, &Path),
 ) -> Run {
+    checker_started(Start::Plain, args, env, limit, observe)
+}
+
+/// How the checker is started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    /// As this test process runs.
+    Plain,
+    /// The way a learner's messy session might start it: 50 extra open
+    /// descriptors, umask 077, a Turkish locale (where `i` upper-cases to
+    /// `İ`), SIGINT, SIGPIPE and SIGHUP ignored (`nohup`, `&`), `TERM=dumb`,
+    /// in a session of its own (`setsid`).
+    Perturbed,
+}
+
+/// Makes `command` start the way [`Start::Perturbed`] says.
+fn perturb(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    command
+        .env("LANG", "tr_TR.UTF-8")
+        .env("LC_ALL", "tr_TR.UTF-8")
+        .env("TERM", "dumb")
+        .env(
+            "PATH",
+            format!(
+                "/tmp/not-a-dir:{}",
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        );
+    // SAFETY: between fork and exec the closure only calls async-signal-safe
+    // functions (setsid, umask, open, signal) with valid arguments.
+    unsafe {
+        command.pre_exec(|| {
+            libc::setsid();
+            libc::umask(0o077);
+            for _ in 0..50 {
+                libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY);
+            }
+            for signal in [libc::SIGINT, libc::SIGPIPE, libc::SIGHUP] {
+                libc::signal(signal, libc::SIG_IGN);
+            }
+            Ok(())
+        });
+    }
+}
+
+/// [`checker_observed`], started as `start` says.
+pub fn checker_started(
+    start: Start,
+    args: &[&str],
+    env: &[(&str, &Path)],
+    limit: Duration,
+    observe: &mut dyn FnMut(u32, &Path),
+) -> Run {
     let tmp = tempfile::Builder::new()
         .prefix("oslings-checker-tmp-")
         .tempdir()
         .unwrap();
     let started = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_checker"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_checker"));
+    if start == Start::Perturbed {
+        perturb(&mut command);
+    }
+    let mut child = command
         .args(args)
         .env("TMPDIR", tmp.path())
         .env("NO_COLOR", "1")
