@@ -330,7 +330,7 @@ pub fn hammer_with_moving_clock(
         (u128::from(elapsed) * u128::from(tokens) / u128::from(period_nanos)) as u64
     };
     let wait_for = |target: u64| -> bool {
-        let deadline = Instant::now() + PATIENCE;
+        let deadline = Instant::now() + DEADLINE;
         while admitted.load(Ordering::SeqCst) < target {
             if Instant::now() >= deadline {
                 return false;
@@ -339,12 +339,18 @@ pub fn hammer_with_moving_clock(
         }
         true
     };
+    // Calls made by each thread, so that the end can wait for every thread
+    // to have tried again (an event), not for a fixed time.
+    let calls: Vec<AtomicU64> = (0..threads).map(|_| AtomicU64::new(0)).collect();
     std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| {
+        for calls in &calls {
+            let (admitted, stop, barrier) = (&admitted, &stop, &barrier);
+            scope.spawn(move || {
                 barrier.wait();
                 while !stop.load(Ordering::SeqCst) {
-                    if admit(1) {
+                    let got = admit(1);
+                    calls.fetch_add(1, Ordering::SeqCst);
+                    if got {
                         admitted.fetch_add(1, Ordering::SeqCst);
                     } else {
                         // Let the driver run: it moves the clock only once
@@ -365,10 +371,20 @@ pub fn hammer_with_moving_clock(
             clock.advance_nanos(step);
             ok = wait_for(capacity + earned_until(elapsed));
         }
-        // Let the threads keep trying for a while at the final time: a
-        // racy limiter admits more here.
-        let settle = Instant::now() + Duration::from_millis(20);
-        while Instant::now() < settle {
+        // Let every thread try again, many times, at the final time: a racy
+        // limiter admits more here. Counted in calls, not in time.
+        let before: Vec<u64> = calls.iter().map(|c| c.load(Ordering::SeqCst)).collect();
+        let deadline = Instant::now() + DEADLINE;
+        while ok
+            && calls
+                .iter()
+                .zip(&before)
+                .any(|(c, b)| c.load(Ordering::SeqCst) < b + 200)
+        {
+            assert!(
+                Instant::now() < deadline,
+                "the threads made fewer than 200 calls each in {DEADLINE:?} at the final time"
+            );
             std::thread::yield_now();
         }
         stop.store(true, Ordering::SeqCst);
@@ -377,6 +393,106 @@ pub fn hammer_with_moving_clock(
             capacity + earned_until(elapsed),
         )
     })
+}
+
+/// A clock that moves forward by `step` ns every time it is read (until it
+/// is frozen), so that tokens keep arriving while threads race for them:
+/// the limiter is at the edge between "one more" and "none" for the whole
+/// race, not only for its last microsecond.
+#[derive(Debug)]
+pub struct TickingClock {
+    now: AtomicU64,
+    step: u64,
+    frozen: AtomicBool,
+}
+
+impl TickingClock {
+    /// A clock at zero that moves `step` ns at every read.
+    pub fn new(step: u64) -> TickingClock {
+        TickingClock {
+            now: AtomicU64::new(0),
+            step,
+            frozen: AtomicBool::new(false),
+        }
+    }
+
+    /// Stops the clock where it is.
+    pub fn freeze(&self) {
+        self.frozen.store(true, Ordering::SeqCst);
+    }
+
+    /// The time it reads (without moving it).
+    pub fn elapsed(&self) -> u64 {
+        self.now.load(Ordering::SeqCst)
+    }
+}
+
+impl learner::Clock for TickingClock {
+    fn now(&self) -> u64 {
+        if self.frozen.load(Ordering::SeqCst) {
+            self.now.load(Ordering::SeqCst)
+        } else {
+            self.now.fetch_add(self.step, Ordering::SeqCst) + self.step
+        }
+    }
+
+    fn sleep(&self, nanos: u64) {
+        self.now.fetch_add(nanos, Ordering::SeqCst);
+    }
+}
+
+/// Takes every whole token left (at a clock that does not move), the
+/// biggest requests first; returns how many.
+pub fn drain(admit: Admit<'_>) -> u64 {
+    let mut left = 0;
+    for k in (0..63).rev() {
+        while admit(1 << k) {
+            left += 1 << k;
+        }
+    }
+    left
+}
+
+/// What a ticking race found: tokens admitted during the race and left
+/// after it, and the most a limiter may ever hand out over the race
+/// (the capacity plus every whole token earned by the final time).
+#[derive(Debug, Clone, Copy)]
+pub struct Ledger {
+    /// Tokens admitted while the threads raced.
+    pub admitted: u64,
+    /// Whole tokens left once the clock was frozen.
+    pub left: u64,
+    /// `capacity + floor(elapsed * tokens / period)`.
+    pub supplied: u64,
+    /// Nanoseconds the clock moved.
+    pub elapsed: u64,
+}
+
+/// `threads` threads, lined up with a Barrier, each call `admit(1)` `calls`
+/// times on `clock` (a [`TickingClock`]), so tokens keep trickling in and
+/// the limiter stays at its edge for the whole race; then the clock is
+/// frozen and the rest drained. A limiter that is exact never hands out
+/// more than `supplied`: `admitted + left <= supplied`, whatever the
+/// scheduling. A lost update or a check-then-act race breaks it: a thread
+/// spends a token another thread already spent.
+pub fn hammer_ticking(
+    threads: usize,
+    calls: usize,
+    (capacity, tokens, period_nanos): (u64, u64, u64),
+    clock: &TickingClock,
+    admit: Admit<'_>,
+) -> Ledger {
+    let admitted = hammer_frozen(threads, calls, |_, _| 1, admit);
+    clock.freeze();
+    let elapsed = clock.elapsed();
+    let left = drain(admit);
+    let earned = (u128::from(elapsed) * u128::from(tokens) / u128::from(period_nanos)) as u64;
+    Ledger {
+        admitted,
+        left,
+        supplied: capacity + earned,
+        elapsed,
+    }
 }
 
 /// `threads` threads, lined up with a Barrier, each call `admit(n)` for the

@@ -3,14 +3,32 @@
 use std::time::Duration;
 
 use hidden_rate_limiter::{
-    BUCKET_CASES, BucketModel, hammer_frozen, hammer_with_moving_clock, random_steps, run_trace,
-    seeds,
+    BUCKET_CASES, BucketModel, TickingClock, hammer_frozen, hammer_ticking,
+    hammer_with_moving_clock, random_steps, run_trace, seeds,
 };
 use learner::{Clock, ManualClock, Rate, SharedTokenBucket};
 
 // Catches: checking the level and taking the tokens under two different locks (or with `available()` first), so two threads both take the last token.
 #[test]
 fn racing_threads_take_exactly_the_capacity() {
+    // A long race at the edge: a token every two reads of the clock, so a
+    // thread that checks, loses the CPU and then takes finds its token gone.
+    let clock = TickingClock::new(500);
+    let bucket = SharedTokenBucket::new(1_000, Rate::new(1, Duration::from_nanos(1_000)), &clock);
+    let ledger = hammer_ticking(4, 100_000, (1_000, 1, 1_000), &clock, &|n| {
+        bucket.try_acquire(n)
+    });
+    assert!(
+        ledger.admitted + ledger.left <= ledger.supplied,
+        "4 threads called try_acquire(1) 100,000 times each on SharedTokenBucket::new(1000, 1 \
+         per 1000 ns) while the clock moved 500 ns at every read: {} were admitted and {} \
+         were left, but only {} tokens ever existed (1000 + one per 1000 ns of {} ns). Two \
+         threads took the same token: check and take under one lock",
+        ledger.admitted,
+        ledger.left,
+        ledger.supplied,
+        ledger.elapsed
+    );
     // Many small rounds: every round ends with threads racing for the last tokens.
     for round in 0..300 {
         let clock = ManualClock::new();
@@ -38,6 +56,24 @@ fn racing_threads_take_exactly_the_capacity() {
 // Catches: the same race with requests of different sizes: a bucket overdrawn, or tokens lost.
 #[test]
 fn racing_requests_of_many_sizes_never_overdraw() {
+    // A long race at the edge: a token every two reads of the clock, so a
+    // thread that checks, loses the CPU and then takes finds its token gone.
+    let clock = TickingClock::new(500);
+    let bucket = SharedTokenBucket::new(1_000, Rate::new(1, Duration::from_nanos(1_000)), &clock);
+    let ledger = hammer_ticking(4, 100_000, (1_000, 1, 1_000), &clock, &|n| {
+        bucket.try_acquire(n)
+    });
+    assert!(
+        ledger.admitted + ledger.left <= ledger.supplied,
+        "4 threads called try_acquire(1) 100,000 times each on SharedTokenBucket::new(1000, 1 \
+         per 1000 ns) while the clock moved 500 ns at every read: {} were admitted and {} \
+         were left, but only {} tokens ever existed (1000 + one per 1000 ns of {} ns). Two \
+         threads took the same token: check and take under one lock",
+        ledger.admitted,
+        ledger.left,
+        ledger.supplied,
+        ledger.elapsed
+    );
     for round in 0..5 {
         let clock = ManualClock::new();
         let bucket = SharedTokenBucket::new(5_000, Rate::per_second(1), &clock);
@@ -57,6 +93,24 @@ fn racing_requests_of_many_sizes_never_overdraw() {
 // Catches: a race that over-admits while the clock moves (e.g. refilling outside the lock), or tokens lost between refills: admissions must be exactly the capacity plus what was earned.
 #[test]
 fn threads_on_a_moving_clock_get_the_capacity_plus_what_was_earned() {
+    // A long race at the edge: a token every two reads of the clock, so a
+    // thread that checks, loses the CPU and then takes finds its token gone.
+    let clock = TickingClock::new(500);
+    let bucket = SharedTokenBucket::new(1_000, Rate::new(1, Duration::from_nanos(1_000)), &clock);
+    let ledger = hammer_ticking(4, 100_000, (1_000, 1, 1_000), &clock, &|n| {
+        bucket.try_acquire(n)
+    });
+    assert!(
+        ledger.admitted + ledger.left <= ledger.supplied,
+        "4 threads called try_acquire(1) 100,000 times each on SharedTokenBucket::new(1000, 1 \
+         per 1000 ns) while the clock moved 500 ns at every read: {} were admitted and {} \
+         were left, but only {} tokens ever existed (1000 + one per 1000 ns of {} ns). Two \
+         threads took the same token: check and take under one lock",
+        ledger.admitted,
+        ledger.left,
+        ledger.supplied,
+        ledger.elapsed
+    );
     for (capacity, tokens, period, step) in [
         (1, 1, 1_000, 1_000),
         (50, 3, 1_000_000_000, 7_000_000_000),
