@@ -3,7 +3,7 @@
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::cell::Cell;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hidden_bump_allocator::interrupts::{self, HookLog};
 use hidden_bump_allocator::{check_block, find_overlap, must_not_panic};
@@ -278,33 +278,38 @@ fn many_threads_never_overlap() {
     );
 }
 
-/// The small heaps of `threads_racing_for_the_last_bytes_stay_inside`.
-const HEAPS: usize = 2_000;
-/// The size of each small heap.
+/// The size of each small heap of `threads_racing_for_the_last_bytes_stay_inside`.
 const SIZE: usize = 512;
-static SMALL_HEAPS: [BumpGlobal<SIZE>; HEAPS] = [const { BumpGlobal::new() }; HEAPS];
+/// How many small heaps the threads fill in one round.
+const POOL: usize = 256;
+/// How many of its heap fills each thread must have had interrupted.
+const INTERRUPTED_FILLS: usize = 10;
 /// Blocks the signal hook took from the small heaps.
 static LAST_BYTES_HOOK_BLOCKS: HookLog<8192> = HookLog::new();
 
 thread_local! {
-    /// The small heap the current thread is filling (`usize::MAX`: none).
-    static FILLING: Cell<usize> = const { Cell::new(usize::MAX) };
+    /// Address of the small heap the current thread is filling (0: none).
+    static FILLING: Cell<usize> = const { Cell::new(0) };
 }
 
 /// Runs on a worker thread interrupted by a signal: takes every byte still
 /// free in the heap the worker is filling, right where the worker was
 /// stopped (perhaps after its bounds check, before its compare-and-swap).
 fn take_the_rest() {
-    let Some(heap) = SMALL_HEAPS.get(FILLING.with(Cell::get)) else {
-        return;
-    };
-    let rest = SIZE.saturating_sub(heap.used());
-    if rest == 0 || !LAST_BYTES_HOOK_BLOCKS.has_room() {
+    let filling = FILLING.with(Cell::get);
+    if filling == 0 || !LAST_BYTES_HOOK_BLOCKS.has_room() {
         return;
     }
+    // SAFETY: a worker sets FILLING to a heap of the current pool, which
+    // outlives the worker, and back to 0 before it returns.
+    let heap = unsafe { &*(filling as *const BumpGlobal<SIZE>) };
+    let rest = SIZE.saturating_sub(heap.used());
     let Ok(request) = Layout::from_size_align(rest, 1) else {
         return;
     };
+    if rest == 0 {
+        return;
+    }
     // SAFETY: the layout has a non-zero size.
     let block = unsafe { heap.alloc(request) };
     if !block.is_null() {
@@ -312,68 +317,106 @@ fn take_the_rest() {
     }
 }
 
+/// `POOL` fresh, empty small heaps. All-zero bytes are an empty
+/// `BumpGlobal` (zeroed heap, `next` 0), and zeroed memory from the system
+/// costs nothing until a heap is used.
+fn fresh_pool() -> Box<[BumpGlobal<SIZE>]> {
+    let layout = Layout::array::<BumpGlobal<SIZE>>(POOL).expect("the pool's layout");
+    // SAFETY: the layout has a non-zero size; the zeroed memory is POOL
+    // valid empty heaps, owned by the box from here on.
+    unsafe {
+        let raw = std::alloc::alloc_zeroed(layout).cast::<BumpGlobal<SIZE>>();
+        assert!(
+            !raw.is_null(),
+            "the test could not allocate its small heaps"
+        );
+        Box::from_raw(std::ptr::slice_from_raw_parts_mut(raw, POOL))
+    }
+}
+
 // Catches: checking the bounds once before the compare-and-swap loop, so a retry after a lost race can claim a block past the end.
 #[test]
 fn threads_racing_for_the_last_bytes_stay_inside() {
     // Every thread fills the same small heaps one after another, and is
-    // interrupted INTERRUPTS times by a signal whose handler takes all the
-    // bytes left in the heap that thread is filling: an allocation stopped
-    // after its bounds check and before its compare-and-swap then loses the
-    // last bytes, and its retry must check the bounds again.
+    // interrupted by signals whose handler takes all the bytes left in the
+    // heap that thread is filling: an allocation stopped after its bounds
+    // check and before its compare-and-swap then loses the last bytes, and
+    // its retry must check the bounds again. Rounds of fresh heaps go on
+    // until every thread had INTERRUPTED_FILLS of its heap fills interrupted,
+    // however busy the machine is.
     let threads = 4;
     let seed = 9;
-    let per_thread: Vec<Vec<(usize, usize, usize)>> =
-        interrupts::storm(threads, take_the_rest, Duration::from_secs(15), |t| {
-            let mut rng = fastrand::Rng::with_seed(seed + t as u64);
-            let mut blocks = Vec::with_capacity(HEAPS * 8);
-            for (h, heap) in SMALL_HEAPS.iter().enumerate() {
-                if !interrupts::until(INTERRUPTS) {
-                    break;
-                }
-                FILLING.with(|f| f.set(h));
-                loop {
-                    let request = layout(rng.usize(1..=24), 1 << rng.u32(0..4));
-                    // SAFETY: the layout has a non-zero size.
-                    let block = unsafe { heap.alloc(request) };
-                    if block.is_null() {
-                        break;
-                    }
-                    if let Err(e) = check_block(block.addr(), request, bounds(heap)) {
-                        FILLING.with(|f| f.set(usize::MAX));
-                        panic!(
-                            "thread {t}, filling a {SIZE}-byte heap while a signal handler \
-                             took its last bytes (seed {seed}): {e}. The compare-and-swap \
-                             failed because another allocation moved `next`: check the bounds \
-                             again on every retry of the loop, not once before it"
-                        );
-                    }
-                    blocks.push((h, block.addr(), block.addr() + request.size()));
-                }
-            }
-            FILLING.with(|f| f.set(usize::MAX));
-            blocks
-        });
-    let mut all: Vec<(usize, usize)> = LAST_BYTES_HOOK_BLOCKS.take();
-    let mut by_heap: Vec<usize> = vec![0; HEAPS];
-    for (h, start, end) in per_thread.into_iter().flatten() {
-        by_heap[h] += 1;
-        all.push((start, end));
-    }
-    if let Some((a, b)) = find_overlap(&mut all) {
-        panic!(
-            "threads racing to fill {SIZE}-byte heaps (and a signal handler taking their last \
-             bytes) got overlapping blocks [{:#x}, {:#x}) and [{:#x}, {:#x}) (seed {seed}): \
-             claim a block with one compare_exchange on `next`",
-            a.0, a.1, b.0, b.1
-        );
-    }
-    for (h, heap) in SMALL_HEAPS.iter().enumerate() {
-        let used = heap.used();
+    let started = Instant::now();
+    let mut interrupted_fills = vec![0; threads];
+    let mut round = 0u64;
+    while interrupted_fills.iter().any(|&n| n < INTERRUPTED_FILLS) {
         assert!(
-            used <= SIZE,
-            "used() = {used} is past the capacity {SIZE} after threads raced to fill heap {h} \
-             ({} blocks, seed {seed})",
-            by_heap[h]
+            started.elapsed() < Duration::from_secs(25),
+            "after 25 s and {round} rounds, the test's threads were interrupted while filling \
+             a heap only {interrupted_fills:?} times: the machine is too busy, or the allocator \
+             is very slow"
         );
+        let pool = fresh_pool();
+        let per_thread: Vec<(Vec<(usize, usize, usize)>, usize)> =
+            interrupts::storm(threads, take_the_rest, Duration::from_secs(15), |t| {
+                let mut rng = fastrand::Rng::with_seed(seed + round * 64 + t as u64);
+                let mut blocks = Vec::with_capacity(POOL * 8);
+                let mut fills_interrupted = 0;
+                for (h, heap) in pool.iter().enumerate() {
+                    let before = interrupts::interrupted();
+                    FILLING.with(|f| f.set((&raw const *heap).addr()));
+                    loop {
+                        let request = layout(rng.usize(1..=24), 1 << rng.u32(0..4));
+                        // SAFETY: the layout has a non-zero size.
+                        let block = unsafe { heap.alloc(request) };
+                        if block.is_null() {
+                            break;
+                        }
+                        if let Err(e) = check_block(block.addr(), request, bounds(heap)) {
+                            FILLING.with(|f| f.set(0));
+                            panic!(
+                                "thread {t}, filling a {SIZE}-byte heap while a signal handler \
+                                 took its last bytes (seed {seed}, round {round}): {e}. The \
+                                 compare-and-swap failed because another allocation moved \
+                                 `next`: check the bounds again on every retry of the loop, \
+                                 not once before it"
+                            );
+                        }
+                        blocks.push((h, block.addr(), block.addr() + request.size()));
+                    }
+                    FILLING.with(|f| f.set(0));
+                    if interrupts::interrupted() > before {
+                        fills_interrupted += 1;
+                    }
+                }
+                (blocks, fills_interrupted)
+            });
+        let mut all: Vec<(usize, usize)> = LAST_BYTES_HOOK_BLOCKS.take();
+        let mut by_heap: Vec<usize> = vec![0; POOL];
+        for (t, (blocks, fills)) in per_thread.into_iter().enumerate() {
+            interrupted_fills[t] += fills;
+            for (h, start, end) in blocks {
+                by_heap[h] += 1;
+                all.push((start, end));
+            }
+        }
+        if let Some((a, b)) = find_overlap(&mut all) {
+            panic!(
+                "threads racing to fill {SIZE}-byte heaps (and a signal handler taking their \
+                 last bytes) got overlapping blocks [{:#x}, {:#x}) and [{:#x}, {:#x}) (seed \
+                 {seed}, round {round}): claim a block with one compare_exchange on `next`",
+                a.0, a.1, b.0, b.1
+            );
+        }
+        for (h, heap) in pool.iter().enumerate() {
+            let used = heap.used();
+            assert!(
+                used <= SIZE,
+                "used() = {used} is past the capacity {SIZE} after threads raced to fill heap \
+                 {h} ({} blocks, seed {seed}, round {round})",
+                by_heap[h]
+            );
+        }
+        round += 1;
     }
 }
