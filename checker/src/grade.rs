@@ -3,6 +3,7 @@
 //! performance stage.
 
 use anyhow::{Context, Result};
+use nix::fcntl::{Flock, FlockArg};
 use std::path::{Path, PathBuf};
 
 use crate::compile::{self, CompileFailure};
@@ -77,6 +78,11 @@ pub struct Grader {
     /// benchmark binary could be reused.
     pub remeasure: bool,
 }
+
+/// The right to grade one exercise in a target directory (see
+/// [`Grader::exclusive`]); released when dropped.
+#[derive(Debug)]
+pub struct ExerciseLock(#[allow(dead_code)] Flock<std::fs::File>);
 
 /// Something to tell the user while grading runs.
 pub type Progress<'a> = &'a dyn Fn(&str);
@@ -258,8 +264,39 @@ impl Grader {
         }
     }
 
+    /// Waits until no other checker is grading `exercise` with the same
+    /// target directory, and keeps the others out until the lock is
+    /// dropped. Builds of different trees share that directory, where the
+    /// programs a hidden suite runs (the shell under test) live at a path of
+    /// their own name: two checkers at once would test each other's build.
+    pub fn exclusive(&self, exercise: &Exercise, progress: Progress<'_>) -> Result<ExerciseLock> {
+        std::fs::create_dir_all(&self.target_dir)
+            .with_context(|| format!("cannot create {}", self.target_dir.display()))?;
+        let path = self.target_dir.join(format!("grading-{}.lock", exercise.name));
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Ok(lock) => Ok(ExerciseLock(lock)),
+            Err((file, _)) => {
+                progress(&format!(
+                    "{}: waiting for another checker that is grading it",
+                    exercise.name
+                ));
+                Flock::lock(file, FlockArg::LockExclusive)
+                    .map(ExerciseLock)
+                    .map_err(|(_, err)| err)
+                    .with_context(|| format!("cannot lock {}", path.display()))
+            }
+        }
+    }
+
     /// Grades one exercise.
     pub fn grade(&self, exercise: &Exercise, progress: Progress<'_>) -> Result<ExerciseReport> {
+        let _alone = self.exclusive(exercise, progress)?;
         let prepared = self.prepare(exercise, progress)?;
         let mut report = ExerciseReport {
             name: exercise.name.clone(),

@@ -413,6 +413,7 @@ fn grade(args: &GradeArgs) -> Result<ExitCode> {
 
 /// `--test NAME`: run matching tests alone, in any stage, and show their output.
 fn run_single(grader: &Grader, exercise: &Exercise, filter: &str) -> Result<ExitCode> {
+    let _alone = grader.exclusive(exercise, &|_| {})?;
     let (tests, watched) = match grader.prepare(exercise, &|_| {})? {
         grade::Prepared::Ready {
             tests,
