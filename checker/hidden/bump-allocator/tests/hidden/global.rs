@@ -284,6 +284,8 @@ const SIZE: usize = 512;
 const POOL: usize = 256;
 /// How many of its heap fills each thread must have had interrupted.
 const INTERRUPTED_FILLS: usize = 10;
+/// A block a worker got: (heap number in the pool, start, end).
+type FilledBlock = (usize, usize, usize);
 /// Blocks the signal hook took from the small heaps.
 static LAST_BYTES_HOOK_BLOCKS: HookLog<8192> = HookLog::new();
 
@@ -357,7 +359,7 @@ fn threads_racing_for_the_last_bytes_stay_inside() {
              is very slow"
         );
         let pool = fresh_pool();
-        let per_thread: Vec<(Vec<(usize, usize, usize)>, usize)> =
+        let per_thread: Vec<(Vec<FilledBlock>, usize)> =
             interrupts::storm(threads, take_the_rest, Duration::from_secs(15), |t| {
                 let mut rng = fastrand::Rng::with_seed(seed + round * 64 + t as u64);
                 let mut blocks = Vec::with_capacity(POOL * 8);
