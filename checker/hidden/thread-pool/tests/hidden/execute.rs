@@ -165,7 +165,7 @@ fn a_sleeping_worker_wakes_for_every_new_job() {
     // As many rounds as fit in the time (a lost wake-up is a narrow race).
     // A time budget, not a number of rounds: on a loaded machine a round
     // takes longer, and so does every preemption inside the race's gap.
-    const BUDGET: Duration = Duration::from_millis(1500);
+    const BUDGET: Duration = Duration::from_secs(3);
     const MOST_ROUNDS: usize = 20_000;
     let pool = Pool::new(1);
     let finished = Arc::new(AtomicUsize::new(0));
@@ -187,15 +187,37 @@ fn a_sleeping_worker_wakes_for_every_new_job() {
         }
         pin_to(mine)
     });
+    // Where the gap is: an idle worker that finds the queue empty may look
+    // again for a while before it goes to sleep, and the gap is at the end
+    // of that. `edge` tracks it: a job queued sooner is picked up at once
+    // (the worker was still looking), one queued later needs a wake-up.
+    let mut edge_ns = 5_000.0_f64;
     let started = Instant::now();
     let mut round = 0;
     while round < MOST_ROUNDS && started.elapsed() < BUDGET {
         round += 1;
+        // Pause before queueing: half the rounds close to `edge`, the others
+        // anywhere from 200 ns to 60 us (log-uniform).
+        let near_edge = rng.bool();
+        let pause_ns = if near_edge {
+            edge_ns * (0.7 + 0.6 * rng.f64())
+        } else {
+            200.0 * 300_f64.powf(rng.f64())
+        };
+        let pause = Duration::from_nanos(pause_ns as u64);
+        let paused = Instant::now();
+        while paused.elapsed() < pause {
+            // Looking at the queue takes its lock: the worker meets a busy
+            // lock now and then on its way to sleep, which widens the gap a
+            // lost wake-up slips through.
+            let _ = pool.queued();
+        }
         let flag = Arc::clone(&finished);
+        let queued_at = Instant::now();
         pool.execute(move || flag.store(round, Ordering::Release));
-        // Wait without sleeping, so that the next job is queued just as the
-        // worker is on its way back to sleep (sometimes a little later).
-        let deadline = Instant::now() + PATIENCE;
+        // Wait without sleeping, so that the next pause starts as soon as
+        // the job is done.
+        let deadline = queued_at + PATIENCE;
         let mut spins = 0_u32;
         while finished.load(Ordering::Acquire) != round {
             if Instant::now() >= deadline {
@@ -208,20 +230,19 @@ fn a_sleeping_worker_wakes_for_every_new_job() {
             }
             spins += 1;
             if spins < 2000 {
-                std::hint::spin_loop();
+                let _ = pool.queued();
             } else {
                 std::thread::yield_now();
             }
         }
-        // Queue the next job after a pause that sweeps, round after round,
-        // over the whole way from "job done" to "asleep on the condition
-        // variable" (an idle worker may look at the queue again for a while
-        // first): from 50 ns to 500 us, log-uniform, so that the narrow gap
-        // a lost wake-up needs is hit many times in every run.
-        let pause = Duration::from_nanos((50.0 * 10_000_f64.powf(rng.f64())) as u64);
-        let paused = Instant::now();
-        while paused.elapsed() < pause {
-            std::hint::spin_loop();
+        if near_edge {
+            // Picked up at once: the worker was still looking, the gap is
+            // later; otherwise it is earlier.
+            if queued_at.elapsed() < Duration::from_micros(10) {
+                edge_ns = (edge_ns * 1.05).min(200_000.0);
+            } else {
+                edge_ns = (edge_ns / 1.05).max(200.0);
+            }
         }
         if round % 500 == 0 {
             // Let the worker fall properly asleep now and then.
