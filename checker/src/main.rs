@@ -99,6 +99,15 @@ enum Command {
         #[arg(last = true, required = true)]
         program: Vec<OsString>,
     },
+    /// Internal: score a benchmark report as the performance stage would
+    /// (used by `.ci/perf-spread`); prints the performance entry as JSON.
+    #[command(name = "__score-perf", hide = true)]
+    ScorePerf {
+        /// The exercise whose credit lines apply.
+        exercise: String,
+        /// The benchmark's JSON report (`OSLINGS_PERF_OUT`).
+        report: PathBuf,
+    },
 }
 
 #[derive(Debug, Default, Args)]
@@ -182,6 +191,7 @@ fn main() -> ExitCode {
             parent,
             program,
         }) => supervise(&status_file, &limits, parent, &program).map(|()| ExitCode::SUCCESS),
+        Some(Command::ScorePerf { exercise, report }) => score_perf(&exercise, &report),
         Some(Command::Hint {
             exercise,
             level,
@@ -412,6 +422,22 @@ fn grade(args: &GradeArgs) -> Result<ExitCode> {
 }
 
 /// `--test NAME`: run matching tests alone, in any stage, and show their output.
+fn score_perf(name: &str, report: &Path) -> Result<ExitCode> {
+    let course = manifest::load_course(&repo_root().join("checker").join("hidden"))?;
+    let exercise = select(&course, Some(name))?[0];
+    let stage = exercise
+        .perf
+        .as_ref()
+        .with_context(|| format!("{name} has no performance stage"))?;
+    let text = std::fs::read_to_string(report)
+        .with_context(|| format!("cannot read {}", report.display()))?;
+    let measured = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a benchmark report", report.display()))?;
+    let scored = checker::perf::score(&measured, stage);
+    println!("{}", serde_json::to_string_pretty(&scored)?);
+    Ok(ExitCode::SUCCESS)
+}
+
 fn run_single(grader: &Grader, exercise: &Exercise, filter: &str) -> Result<ExitCode> {
     let _alone = grader.exclusive(exercise, &|_| {})?;
     let (tests, watched) = match grader.prepare(exercise, &|_| {})? {
