@@ -272,7 +272,9 @@ impl Grader {
     pub fn exclusive(&self, exercise: &Exercise, progress: Progress<'_>) -> Result<ExerciseLock> {
         std::fs::create_dir_all(&self.target_dir)
             .with_context(|| format!("cannot create {}", self.target_dir.display()))?;
-        let path = self.target_dir.join(format!("grading-{}.lock", exercise.name));
+        let path = self
+            .target_dir
+            .join(format!("grading-{}.lock", exercise.name));
         let file = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
