@@ -202,6 +202,8 @@ pub struct WorkloadRatios {
     pub unit: String,
     /// What the time was measured with: CPU time unless the candidate waits.
     pub clock: oslings_harness::perf::Clock,
+    /// Whether the ratio counts towards the credit (or is shown for context).
+    pub scored: bool,
     /// Candidate time / reference time: the median of the per-round ratios.
     pub ratio_to_reference: Option<f64>,
     /// Its 95 % confidence interval, `[low, high]`.

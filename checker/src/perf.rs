@@ -251,6 +251,7 @@ fn combined(estimates: &[Estimate]) -> Option<Estimate> {
 pub fn score(report: &PerfReport, stage: &PerfStage) -> PerformanceReport {
     let workloads = &report.workloads;
     let counted: Vec<Option<(Estimate, bool)>> = workloads.iter().map(counted_ratio).collect();
+    let scored = |(w, c): (&WorkloadResult, &Option<(Estimate, bool)>)| w.scored.then_some(*c)?;
     let workload_ratios: Vec<WorkloadRatios> = workloads
         .iter()
         .zip(&counted)
@@ -262,17 +263,23 @@ pub fn score(report: &PerfReport, stage: &PerfStage) -> PerformanceReport {
             } else {
                 w.clock
             },
+            scored: w.scored,
             ratio_to_reference: counted.map(|(e, _)| e.median),
             interval: counted.map(|(e, _)| [e.low, e.high]),
             ratio_to_baselines: ratios_to_baselines(w, Role::Candidate),
             metrics: w.metrics.clone(),
         })
         .collect();
-    let estimates: Vec<Estimate> = counted.iter().flatten().map(|(e, _)| *e).collect();
+    let estimates: Vec<Estimate> = workloads
+        .iter()
+        .zip(&counted)
+        .filter_map(scored)
+        .map(|(e, _)| e)
+        .collect();
     let waited: Vec<&str> = workloads
         .iter()
         .zip(&counted)
-        .filter(|(_, c)| c.is_some_and(|(_, wall)| wall))
+        .filter(|pair| scored(*pair).is_some_and(|(_, wall)| wall))
         .map(|(w, _)| w.name.as_str())
         .collect();
     let estimate = combined(&estimates);
@@ -386,6 +393,7 @@ mod tests {
             name: name.into(),
             unit: "op".into(),
             clock: Clock::Process,
+            scored: true,
             subjects: vec![
                 subject("candidate", Role::Candidate, 2.0),
                 subject("reference", Role::Reference, 1.0),
@@ -478,6 +486,20 @@ mod tests {
             )],
         };
         assert_eq!(score(&report, &stage()).score, 10);
+    }
+
+    #[test]
+    fn a_context_only_workload_is_shown_but_does_not_count() {
+        let mut noisy = workload("contended", estimate(3.0, 2.5, 3.5), None);
+        noisy.scored = false;
+        let report = PerfReport {
+            workloads: vec![workload("w", estimate(1.0, 0.9, 1.1), None), noisy],
+        };
+        let scored = score(&report, &stage());
+        assert_eq!(scored.score, 10);
+        assert!((scored.ratio_to_reference.unwrap() - 1.0).abs() < 1e-9);
+        assert_eq!(scored.workload_ratios[1].ratio_to_reference, Some(3.0));
+        assert!(!scored.workload_ratios[1].scored);
     }
 
     #[test]

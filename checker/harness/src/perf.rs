@@ -186,6 +186,11 @@ pub struct WorkloadResult {
     pub clock: Clock,
     /// One entry per subject, in the order they were added.
     pub subjects: Vec<SubjectResult>,
+    /// Whether the ratio counts towards the credit; a workload whose ratio
+    /// depends on how the machine schedules it (threads contending only
+    /// when both happen to run) is shown for context only.
+    #[serde(default = "scored_by_default")]
+    pub scored: bool,
     /// Candidate / reference on the workload's clock, round by round.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub versus_reference: Option<Estimate>,
@@ -196,6 +201,10 @@ pub struct WorkloadResult {
     /// memory reads per operation), for the report only: they earn no points.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub metrics: Vec<Metric>,
+}
+
+fn scored_by_default() -> bool {
+    true
 }
 
 /// A figure a benchmark measured beside the time, for one subject.
@@ -247,6 +256,7 @@ pub struct Workload<'a> {
     name: String,
     unit: String,
     clock: Clock,
+    scored: bool,
     subjects: Vec<(String, Role, Routine<'a>)>,
 }
 
@@ -257,6 +267,7 @@ impl std::fmt::Debug for Workload<'_> {
             .field("name", &self.name)
             .field("unit", &self.unit)
             .field("clock", &self.clock)
+            .field("scored", &self.scored)
             .field("subjects", &names)
             .finish()
     }
@@ -278,6 +289,7 @@ impl<'a> Workload<'a> {
             name: name.to_string(),
             unit: unit.to_string(),
             clock: Clock::default(),
+            scored: true,
             subjects: Vec::new(),
         }
     }
@@ -285,6 +297,13 @@ impl<'a> Workload<'a> {
     /// Measures the workload with `clock` instead.
     pub fn clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// Shows the workload's ratio for context only: it does not count
+    /// towards the credit (see [`WorkloadResult::scored`]).
+    pub fn context_only(mut self) -> Self {
+        self.scored = false;
         self
     }
 
@@ -366,6 +385,7 @@ impl<'a> Workload<'a> {
             name: self.name,
             unit: self.unit,
             clock,
+            scored: self.scored,
             subjects,
             versus_reference,
             wall_versus_reference,

@@ -149,6 +149,9 @@ fn exercise_table(out: &mut String, exercise: &ExerciseReport, width: usize) {
                 if let Some([low, high]) = workload.interval {
                     let _ = write!(line, " ({low:.2}–{high:.2})");
                 }
+                if !workload.scored {
+                    line.push_str(" [context, not scored]");
+                }
             }
             for (name, r) in &workload.ratio_to_baselines {
                 let _ = write!(line, ", {r:.2}× {name}");
