@@ -28,7 +28,7 @@ const BENCHMARK_TIMEOUT: Duration = Duration::from_secs(240);
 /// its CPU time says it is no slower, is waiting instead of working (a
 /// pool that polls with `sleep`, a shell that naps before `waitpid`): its
 /// wall-time ratio counts instead.
-const WAITING_FACTOR: f64 = 4.0;
+const WAITING_FACTOR: f64 = 8.0;
 
 #[derive(Serialize, Deserialize)]
 struct Cached {
