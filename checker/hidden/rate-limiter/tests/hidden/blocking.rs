@@ -22,7 +22,9 @@ fn acquire_within<C: Clock + 'static>(
     receiver.recv_timeout(PATIENCE).unwrap_or_else(|_| {
         panic!(
             "{what}: acquire({n}) did not return within {PATIENCE:?} (on a ManualClock a \
-             sleep returns at once, so this is a loop that never ends or a deadlock)"
+             sleep returns at once, so this is a loop that never ends or a deadlock: a wait \
+             rounded down to 0 ns, say, sleeps 0 ns again and again; round the wait up with \
+             div_ceil)"
         )
     })
 }

@@ -213,10 +213,13 @@ fn counter_weighs_the_previous_window_by_the_overlap() {
     let clock = ManualClock::new();
     let mut counter = SlidingWindowCounter::new(10, Duration::from_nanos(100), &clock);
     clock.set(40);
+    let first = burst(&mut counter);
     assert_eq!(
-        burst(&mut counter),
-        10,
-        "SlidingWindowCounter::new(10, 100 ns): 10 at t=40 ns"
+        first, 10,
+        "SlidingWindowCounter::new(10, 100 ns), nothing before: a burst at t=40 ns admitted \
+         {first}, expected exactly 10. The comparison is strict: admit while previous * \
+         (window - elapsed) + current * window < limit * window, so at exactly the limit, \
+         refuse"
     );
     // (t, how many a burst at t admits, why)
     for (t, expected, why) in [
