@@ -608,11 +608,17 @@ pub fn run_beside<T: Send + 'static>(
 /// happened) to be that first one.
 pub fn catch_quietly<T>(f: impl FnOnce() -> T) -> Result<T, String> {
     let caught: Arc<std::sync::Mutex<Option<String>>> = Arc::default();
-    let previous = std::panic::take_hook();
+    let previous: Arc<dyn Fn(&std::panic::PanicHookInfo<'_>) + Send + Sync> =
+        Arc::from(std::panic::take_hook());
     {
-        let caught = Arc::clone(&caught);
+        let (caught, previous) = (Arc::clone(&caught), Arc::clone(&previous));
         std::panic::set_hook(Box::new(move |info| {
             let mut text = payload_text(info.payload());
+            // A blank not filled in yet is reported as usual (where the
+            // todo!() is), not as the mistake the test looks for.
+            if text.starts_with("not yet implemented") {
+                previous(info);
+            }
             if let Some(at) = info.location() {
                 let _ = write!(text, " (at {}:{})", at.file(), at.line());
             }
@@ -621,7 +627,7 @@ pub fn catch_quietly<T>(f: impl FnOnce() -> T) -> Result<T, String> {
         }));
     }
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-    std::panic::set_hook(previous);
+    std::panic::set_hook(Box::new(move |info| previous(info)));
     result.map_err(|payload| {
         caught
             .lock()
