@@ -32,6 +32,10 @@ fn n_workers_run_n_jobs_at_once() {
                  should have run on {workers} different threads, but ran on {}",
                 tids.len()
             );
+            if round % 2 == 1 {
+                // Let the workers fall asleep: the next round must wake them.
+                let _ = not_asleep(&tids, PATIENCE);
+            }
         }
         pool.leak();
     }

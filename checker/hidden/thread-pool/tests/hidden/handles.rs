@@ -31,6 +31,23 @@ fn watch_for_panics(threads: &BTreeSet<i32>) -> Arc<Mutex<Vec<String>>> {
     seen
 }
 
+/// Waits until every job spawned so far on `pool` (of `workers` workers)
+/// has finished and sent its result: `workers` jobs that must all run at
+/// once can only start when every worker is done with the jobs before them.
+/// Then a `join` finds its result there, however it looks for it, and the
+/// test's verdict does not depend on how fast the jobs ran.
+fn wait_for_all_results(pool: &Pool, workers: usize, spawned: &str) {
+    expect_parallel(
+        pool,
+        workers,
+        &format!(
+            "{spawned} (their handles not joined yet), then {workers} more jobs were queued. \
+             A job's `send` must not wait for `join`: give the result channel one slot \
+             (`sync_channel(1)`), so that the worker is free as soon as the job has run"
+        ),
+    );
+}
+
 /// Joins `handle` on a helper thread, failing the test if it takes longer
 /// than `PATIENCE`.
 fn join_within<T: Send + 'static>(handle: JobHandle<T>, what: &str) -> Result<T, JobPanicked> {
@@ -54,6 +71,7 @@ fn join_returns_the_jobs_own_value() {
             (i, handle)
         })
         .collect();
+    wait_for_all_results(&pool, 4, "200 jobs were spawned on ThreadPool::new(4)");
     // Join the even ones last and in reverse: results finish in any order.
     let (odd, even): (Vec<_>, Vec<_>) = handles.into_iter().partition(|(i, _)| i % 2 == 1);
     for (i, handle) in odd.into_iter().chain(even.into_iter().rev()) {
@@ -76,6 +94,11 @@ fn join_reports_the_panic_message() {
     let formatted = pool.spawn(|| -> u32 { panic!("formatted on purpose: {} + {} = {}", 2, 2, 5) });
     let other = pool.spawn(|| -> u32 { std::panic::panic_any(42_i32) });
     let fine = pool.spawn(|| 7_u32);
+    wait_for_all_results(
+        &pool,
+        2,
+        "4 jobs (3 of them panicking) were spawned on ThreadPool::new(2)",
+    );
     for (handle, expected, what) in [
         (
             literal,
@@ -153,9 +176,11 @@ fn join_waits_for_a_slow_job() {
 fn spawned_jobs_run_on_workers() {
     let pool = Pool::new(2);
     let caller = tid();
-    for i in 0..20 {
-        let ran_on = join_within(pool.spawn(tid), &format!("spawned job {i}"))
-            .expect("the job does not panic");
+    let handles: Vec<_> = (0..20).map(|_| pool.spawn(tid)).collect();
+    wait_for_all_results(&pool, 2, "20 jobs were spawned on ThreadPool::new(2)");
+    for (i, handle) in handles.into_iter().enumerate() {
+        let ran_on =
+            join_within(handle, &format!("spawned job {i}")).expect("the job does not panic");
         assert_ne!(
             ran_on, caller,
             "spawned job {i} ran on the thread that called spawn: spawn must queue the job \

@@ -166,6 +166,18 @@ fn drop_wakes_every_sleeping_worker() {
 // Catches: races between shutdown and workers that are starting, finishing a job or falling asleep (e.g. a worker that tests `closed` before looking at the queue, or waits without re-checking).
 #[test]
 fn shutdown_right_after_execute_loses_nothing() {
+    // First without a race: both workers asleep on an empty queue, then
+    // shutdown() must wake them all.
+    let pool = Pool::new(2);
+    let workers = expect_parallel(&pool, 2, "2 jobs were queued on a fresh ThreadPool::new(2)");
+    let _ = not_asleep(&workers, PATIENCE);
+    let pool = pool.into_inner();
+    if finishes_within(PATIENCE, move || pool.shutdown()).is_none() {
+        panic!(
+            "shutdown() of ThreadPool::new(2) with both workers asleep on the empty queue did \
+             not return within {PATIENCE:?}: shutdown must wake every worker (notify_all)"
+        );
+    }
     // First without a race: shutdown() must not return while a queued job
     // cannot finish yet (it waits at a gate).
     let pool = Pool::new(2);
