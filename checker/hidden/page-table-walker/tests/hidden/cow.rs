@@ -36,7 +36,20 @@ fn read_byte(space: &mut AddressSpace, m: &mut Machine, addr: u64) -> u8 {
 fn write_byte(space: &mut AddressSpace, m: &mut Machine, addr: u64, value: u8) {
     space
         .write_bytes(m, VirtAddr(addr), &[value])
-        .unwrap_or_else(|f| panic!("writing {addr:#x}: {f}"));
+        .unwrap_or_else(|f| {
+            let hint = match f {
+                Fault::Protection {
+                    violation: Violation::WriteToReadOnly,
+                    ..
+                } => {
+                    " (the page is COPY_ON_WRITE after fork: a write to it is the kernel's to \
+                     fix, with a copy or by making the last sharer's entry writable, and retried; \
+                     a TLB hit that forbids the write must walk again, it may be such a fault)"
+                }
+                _ => "",
+            };
+            panic!("writing {addr:#x}: {f}{hint}")
+        });
 }
 
 fn leaf_flags(m: &Machine, space: &AddressSpace, addr: u64) -> Flags {

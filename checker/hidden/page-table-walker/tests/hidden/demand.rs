@@ -233,7 +233,8 @@ fn demand_pages_get_the_region_flags() {
             violation: Violation::WriteToReadOnly
         }),
         "a user write to a region reserved with USER only: the page is mapped on demand, \
-         read-only, so the write faults"
+         read-only, so the write faults (only a leaf marked COPY_ON_WRITE is the kernel's to \
+         make writable on a write fault)"
     );
     assert_eq!(
         space.demand_faults(),
