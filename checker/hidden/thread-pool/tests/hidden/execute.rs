@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use hidden_thread_pool::{
-    Gate, PATIENCE, Pool, Settled, Tally, activity, expect_not_a_todo, expect_parallel, freeze,
-    not_asleep, occupy_workers, pin_to, settle, tid, two_cpus,
+    Gate, PATIENCE, Pool, Settled, Tally, activity, expect_not_a_todo, expect_parallel,
+    finishes_within, freeze, not_asleep, occupy_workers, pin_to, settle, tid, two_cpus,
 };
 use learner::ThreadPool;
 
@@ -134,19 +134,32 @@ fn every_job_runs_exactly_once() {
 // Catches: taking the newest job first (`pop_back`, or `push_front` in execute) instead of the oldest.
 #[test]
 fn jobs_start_in_submission_order() {
-    let pool = Pool::new(1);
+    let pool = Arc::new(Pool::new(1));
     // The worker is held busy while the 100 jobs are queued, so they all wait
     // in the queue together and the order they leave it in is the pool's.
     let gate = Gate::new();
     occupy_workers(&pool, 1, &gate);
     let order = Arc::new(Mutex::new(Vec::new()));
     let done = Tally::new();
-    for i in 0..100 {
-        let (order, done) = (Arc::clone(&order), Arc::clone(&done));
-        pool.execute(move || {
-            order.lock().unwrap().push(i);
-            done.add();
-        });
+    let queued = {
+        let (pool, order, done) = (Arc::clone(&pool), Arc::clone(&order), Arc::clone(&done));
+        finishes_within(PATIENCE, move || {
+            for i in 0..100 {
+                let (order, done) = (Arc::clone(&order), Arc::clone(&done));
+                pool.execute(move || {
+                    order.lock().unwrap().push(i);
+                    done.add();
+                });
+            }
+        })
+    };
+    if queued.is_none() {
+        gate.open();
+        panic!(
+            "ThreadPool::new(1) with its worker busy: queueing 100 jobs with execute blocked \
+             for {PATIENCE:?}. A pool from `new` has an unbounded queue: execute must return \
+             at once (only `with_capacity` makes a bounded queue)"
+        );
     }
     gate.open();
     if let Err(k) = done.wait_for(100, PATIENCE) {
@@ -160,7 +173,7 @@ fn jobs_start_in_submission_order() {
          order on the left: a worker must take the oldest job first (`push_back` in \
          execute, `pop_front` in the worker)"
     );
-    pool.leak();
+    std::mem::forget(pool); // not dropped: that is stage 2
 }
 
 // Catches: a lost wake-up: the worker checks the queue under one lock and waits under another (or `execute` notifies before it pushes), so a job queued in between sleeps in the queue.

@@ -10,8 +10,8 @@ use hidden_thread_pool::{
 };
 use learner::{JobHandle, JobPanicked};
 
-/// Records the message of every panic on one of `threads` from now on
-/// (the panic hook still prints it as usual).
+/// Records the message of every panic on one of `threads` from now on,
+/// instead of printing it: the test's own failure then comes first.
 fn watch_for_panics(threads: &BTreeSet<i32>) -> Arc<Mutex<Vec<String>>> {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let (threads, record) = (threads.clone(), Arc::clone(&seen));
@@ -25,8 +25,9 @@ fn watch_for_panics(threads: &BTreeSet<i32>) -> Arc<Mutex<Vec<String>>> {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .push(message);
+        } else {
+            previous(info);
         }
-        previous(info);
     }));
     seen
 }

@@ -27,7 +27,9 @@ fn workers_survive_panicking_jobs() {
     queue_panicking_jobs(&pool, 8, &ran);
     if let Err(k) = ran.wait_for(8, PATIENCE) {
         panic!(
-            "8 panicking jobs were queued on ThreadPool::new(4), but only {k} started within {PATIENCE:?}"
+            "8 panicking jobs were queued on ThreadPool::new(4), but only {k} of them started \
+             within {PATIENCE:?}: did the workers die with the first panics? A worker must run \
+             each job inside catch_unwind and keep taking jobs"
         );
     }
     let after = expect_parallel(
