@@ -18,9 +18,7 @@ fn watch_for_panics(threads: &BTreeSet<i32>) -> Arc<Mutex<Vec<String>>> {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         if threads.contains(&tid()) {
-            let message = info
-                .payload_as_str()
-                .map_or_else(|| payload_text(info.payload()), str::to_string);
+            let message = payload_text(info.payload());
             record
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
