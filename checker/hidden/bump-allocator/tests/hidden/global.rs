@@ -67,26 +67,48 @@ fn blocks_are_aligned() {
 // Catches: aligning the offset in the heap rather than the address (the heap itself is only 4096-aligned).
 #[test]
 fn alignments_above_a_page_align_the_address() {
-    static HEAP: BumpGlobal<{ 1 << 20 }> = BumpGlobal::new();
-    for align in [1 << 13, 1 << 14, 1 << 15, 1 << 16, 1 << 17] {
+    // Where the loader puts a `static` heap decides how aligned it happens
+    // to be. This heap is placed instead: one page past a 1 MiB boundary, so
+    // its start is a multiple of 4096 (or 8192) but of no larger power of
+    // two, and every alignment below is one its start does not have.
+    const N: usize = 1 << 20;
+    const BOUNDARY: usize = 1 << 20;
+    let region_layout =
+        Layout::from_size_align(BOUNDARY + size_of::<BumpGlobal<N>>(), BOUNDARY).expect("a layout");
+    // SAFETY: the layout has a non-zero size.
+    let region = unsafe { std::alloc::alloc_zeroed(region_layout) };
+    assert!(
+        !region.is_null(),
+        "the test could not allocate room for its heap"
+    );
+    // SAFETY: one page into the region leaves room for a whole
+    // `BumpGlobal<N>`, is aligned for it (4096), and all-zero bytes are an
+    // empty `BumpGlobal` (zeroed heap, `next` 0). It is not moved or freed
+    // before the end of the test.
+    let heap: &BumpGlobal<N> = unsafe { &*region.add(4096).cast::<BumpGlobal<N>>() };
+    let start = heap.heap_start();
+    for align in [1 << 14, 1 << 15, 1 << 16, 1 << 17, 1 << 18] {
         assert!(
-            !alloc(&HEAP, layout(1, 1)).is_null(),
+            !alloc(heap, layout(1, 1)).is_null(),
             "BumpGlobal::alloc(size 1, align 1) returned null"
         );
         let request = layout(8, align);
-        let block = alloc(&HEAP, request);
+        let block = alloc(heap, request);
         assert!(
             !block.is_null(),
             "BumpGlobal::alloc({request:?}) on a 1 MiB heap with room returned null"
         );
-        check_block(block.addr(), request, bounds(&HEAP)).unwrap_or_else(|e| {
+        check_block(block.addr(), request, bounds(heap)).unwrap_or_else(|e| {
             panic!(
-                "BumpGlobal::alloc({request:?}) on a heap starting at {:#x}: {e} \
-                 (align the address, not the offset into the heap)",
-                HEAP.heap_start()
+                "BumpGlobal::alloc({request:?}) on a heap starting at {start:#x} (a multiple of \
+                 {} but not of {align}): {e} (align the address `heap_start() + next`, not the \
+                 offset `next` into the heap)",
+                1usize << start.trailing_zeros()
             )
         });
     }
+    // SAFETY: allocated above with this layout; `heap` is not used any more.
+    unsafe { std::alloc::dealloc(region, region_layout) };
 }
 
 // Catches: off-by-one at the end of the heap (an exact fit refused, or one byte past the end handed out).
