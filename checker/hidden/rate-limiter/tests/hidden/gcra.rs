@@ -201,25 +201,20 @@ fn matches_the_token_bucket_model_on_random_traces() {
 // Catches: a lost update: reading the TAT and writing the new one with a plain `store` (or `swap`) instead of `compare_exchange`, so two threads both spend the same token.
 #[test]
 fn racing_threads_never_admit_more_than_the_capacity() {
-    // First a long race at the edge: a token every two reads of the clock,
-    // so every thread that loses the CPU between its load and its write has
-    // a token to spend twice.
-    let clock = TickingClock::new(500);
-    let gcra = Gcra::new(1_000, Rate::new(1, Duration::from_nanos(1_000)), &clock);
-    let ledger = hammer_ticking(4, 100_000, (1_000, 1, 1_000), &clock, &|n| {
-        gcra.try_acquire(n)
-    });
+    // First a long race with tokens to spare, so that every two threads
+    // that publish from the same TAT (a lost update) show in the count:
+    // admitted plus left can never be more than the capacity.
+    let clock = ManualClock::new();
+    let gcra = Gcra::new(1_000_000_000, Rate::per_second(1), &clock);
+    let taken = hammer_frozen(8, 250_000, |_, _| 1, &|n| gcra.try_acquire(n));
+    let left = drain(&|n| gcra.try_acquire(n));
     assert!(
-        ledger.admitted + ledger.left <= ledger.supplied,
-        "4 threads called try_acquire(1) 100,000 times each on Gcra::new(1000, 1 per 1000 ns) \
-         while the clock moved 500 ns at every read: {} were admitted and {} were left at the \
-         end, but only {} tokens ever existed (1000 + one per 1000 ns of {} ns). Two threads \
-         spent the same token: a lost update. Publish the new TAT with compare_exchange, \
-         never a plain store",
-        ledger.admitted,
-        ledger.left,
-        ledger.supplied,
-        ledger.elapsed
+        taken + left <= 1_000_000_000,
+        "8 threads called try_acquire(1) 250,000 times each on Gcra::new(1,000,000,000, 1 per \
+         second) at a frozen clock: {taken} were admitted and {left} were left afterwards, {} \
+         more than the capacity. Two threads published a TAT computed from the same old one: \
+         a lost update. Publish the new TAT with compare_exchange, never a plain store",
+        taken + left - 1_000_000_000
     );
     // Then many small rounds, each ending with threads racing for the last
     // tokens. (A refusal while tokens remain is another test's business:
@@ -257,18 +252,24 @@ fn racing_threads_never_admit_more_than_the_capacity() {
 // Catches: a lost update or a lost token while the clock moves: admissions must be exactly the capacity plus what was earned.
 #[test]
 fn threads_on_a_moving_clock_get_the_capacity_plus_what_was_earned() {
-    // A clock that moves at every read: tokens keep arriving during the race.
-    let clock = TickingClock::new(700);
-    let gcra = Gcra::new(1_000, Rate::new(7, Duration::from_nanos(10_000)), &clock);
-    let ledger = hammer_ticking(4, 100_000, (1_000, 7, 10_000), &clock, &|n| {
+    // A clock that moves at every read, and tokens to spare: the TAT runs
+    // ahead of the clock (the bucket is never full, nothing is capped), so
+    // every lost update shows as tokens that never existed.
+    let clock = TickingClock::new(500);
+    let gcra = Gcra::new(
+        1_000_000_000,
+        Rate::new(1, Duration::from_nanos(1_000)),
+        &clock,
+    );
+    let ledger = hammer_ticking(8, 100_000, (1_000_000_000, 1, 1_000), &clock, &|n| {
         gcra.try_acquire(n)
     });
     assert!(
         ledger.admitted + ledger.left <= ledger.supplied,
-        "4 threads called try_acquire(1) 100,000 times each on Gcra::new(1000, 7 per 10000 ns) \
-         while the clock moved 700 ns at every read: {} were admitted and {} were left, but \
-         only {} tokens ever existed in those {} ns. A lost update: publish the new TAT with \
-         compare_exchange",
+        "8 threads called try_acquire(1) 100,000 times each on Gcra::new(1,000,000,000, 1 per \
+         1000 ns) while the clock moved 500 ns at every read: {} were admitted and {} were \
+         left, but only {} tokens ever existed in those {} ns. A lost update: publish the new \
+         TAT with compare_exchange",
         ledger.admitted,
         ledger.left,
         ledger.supplied,
@@ -308,15 +309,15 @@ fn racing_threads_are_never_refused_while_tokens_remain() {
     // a single refusal is a failed compare-and-swap taken for a "no".
     let clock = ManualClock::new();
     let gcra = Gcra::new(1_000_000_000, Rate::per_second(1), &clock);
-    let taken = hammer_frozen(4, 100_000, |_, _| 1, &|n| gcra.try_acquire(n));
+    let taken = hammer_frozen(8, 300_000, |_, _| 1, &|n| gcra.try_acquire(n));
     assert_eq!(
         taken,
-        400_000,
-        "4 threads called try_acquire(1) 100,000 times each on Gcra::new(1,000,000,000, 1 per \
-         second) at a frozen clock: 400,000 requests with a billion tokens there, but {} were \
+        2_400_000,
+        "8 threads called try_acquire(1) 300,000 times each on Gcra::new(1,000,000,000, 1 per \
+         second) at a frozen clock: 2,400,000 requests with a billion tokens there, but {} were \
          refused. A failed compare_exchange means \"another thread moved the TAT: decide \
          again from the value it returned\", not \"refuse\"",
-        400_000 - taken
+        2_400_000 - taken
     );
     // Two threads, one token, one request each: one of them at least wins
     // (that no more than one does is another test's business).

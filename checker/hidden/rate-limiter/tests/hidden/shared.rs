@@ -15,12 +15,12 @@ fn racing_threads_take_exactly_the_capacity() {
     // thread that checks, loses the CPU and then takes finds its token gone.
     let clock = TickingClock::new(500);
     let bucket = SharedTokenBucket::new(1_000, Rate::new(1, Duration::from_nanos(1_000)), &clock);
-    let ledger = hammer_ticking(4, 100_000, (1_000, 1, 1_000), &clock, &|n| {
+    let ledger = hammer_ticking(8, 250_000, (1_000, 1, 1_000), &clock, &|n| {
         bucket.try_acquire(n)
     });
     assert!(
         ledger.admitted + ledger.left <= ledger.supplied,
-        "4 threads called try_acquire(1) 100,000 times each on SharedTokenBucket::new(1000, 1 \
+        "8 threads called try_acquire(1) 250,000 times each on SharedTokenBucket::new(1000, 1 \
          per 1000 ns) while the clock moved 500 ns at every read: {} were admitted and {} \
          were left, but only {} tokens ever existed (1000 + one per 1000 ns of {} ns). Two \
          threads took the same token: check and take under one lock",
@@ -60,12 +60,12 @@ fn racing_requests_of_many_sizes_never_overdraw() {
     // thread that checks, loses the CPU and then takes finds its token gone.
     let clock = TickingClock::new(500);
     let bucket = SharedTokenBucket::new(1_000, Rate::new(1, Duration::from_nanos(1_000)), &clock);
-    let ledger = hammer_ticking(4, 100_000, (1_000, 1, 1_000), &clock, &|n| {
+    let ledger = hammer_ticking(8, 250_000, (1_000, 1, 1_000), &clock, &|n| {
         bucket.try_acquire(n)
     });
     assert!(
         ledger.admitted + ledger.left <= ledger.supplied,
-        "4 threads called try_acquire(1) 100,000 times each on SharedTokenBucket::new(1000, 1 \
+        "8 threads called try_acquire(1) 250,000 times each on SharedTokenBucket::new(1000, 1 \
          per 1000 ns) while the clock moved 500 ns at every read: {} were admitted and {} \
          were left, but only {} tokens ever existed (1000 + one per 1000 ns of {} ns). Two \
          threads took the same token: check and take under one lock",
@@ -97,12 +97,12 @@ fn threads_on_a_moving_clock_get_the_capacity_plus_what_was_earned() {
     // thread that checks, loses the CPU and then takes finds its token gone.
     let clock = TickingClock::new(500);
     let bucket = SharedTokenBucket::new(1_000, Rate::new(1, Duration::from_nanos(1_000)), &clock);
-    let ledger = hammer_ticking(4, 100_000, (1_000, 1, 1_000), &clock, &|n| {
+    let ledger = hammer_ticking(8, 250_000, (1_000, 1, 1_000), &clock, &|n| {
         bucket.try_acquire(n)
     });
     assert!(
         ledger.admitted + ledger.left <= ledger.supplied,
-        "4 threads called try_acquire(1) 100,000 times each on SharedTokenBucket::new(1000, 1 \
+        "8 threads called try_acquire(1) 250,000 times each on SharedTokenBucket::new(1000, 1 \
          per 1000 ns) while the clock moved 500 ns at every read: {} were admitted and {} \
          were left, but only {} tokens ever existed (1000 + one per 1000 ns of {} ns). Two \
          threads took the same token: check and take under one lock",
