@@ -206,6 +206,12 @@ fn shutdown_right_after_execute_loses_nothing() {
          finish yet (it waited at a gate): shutdown must join every worker, and a worker \
          finishes the queue before it returns"
     );
+    assert_eq!(
+        count, 1,
+        "shutdown() of ThreadPool::new(2) while its one job waited at a gate returned {count}, \
+         expected 1: read `completed` after the last worker has been joined, not when the \
+         queue is closed (the job was still running then)"
+    );
     for round in 0..150 {
         let pool = Pool::new(2);
         let done = Tally::new();
