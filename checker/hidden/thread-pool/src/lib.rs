@@ -176,12 +176,17 @@ impl Gate {
 /// and every worker busy). Fails the test if they do not all start.
 pub fn occupy_workers(pool: &ThreadPool, workers: usize, gate: &Arc<Gate>) {
     let started = Tally::new();
-    for _ in 0..workers {
-        let (gate, started) = (Arc::clone(gate), Arc::clone(&started));
+    // One at a time: each job is taken before the next is queued, so that
+    // even a queue of capacity 1 never makes execute wait here.
+    for i in 0..workers {
+        let (gate, job_started) = (Arc::clone(gate), Arc::clone(&started));
         pool.execute(move || {
-            started.add();
+            job_started.add();
             gate.wait();
         });
+        if started.wait_for(i + 1, PATIENCE).is_err() {
+            break;
+        }
     }
     if let Err(k) = started.wait_for(workers, PATIENCE) {
         panic!(
@@ -543,4 +548,25 @@ pub fn quiet_intended_panics() {
             }
         }));
     });
+}
+
+/// Waits up to `patience` until none of `tids` has run or been switched in
+/// or out for 100 ms (see [`activity`]): a thread that looked asleep may
+/// only have been waiting for a lock that a preempted thread held. True if
+/// they all went still.
+pub fn wait_until_still(tids: &BTreeSet<i32>, patience: Duration) -> bool {
+    let deadline = Instant::now() + patience;
+    let snapshot = || tids.iter().map(|&t| activity(t)).collect::<Vec<_>>();
+    let mut before = snapshot();
+    loop {
+        std::thread::sleep(Duration::from_millis(100));
+        let now = snapshot();
+        if now == before {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        before = now;
+    }
 }

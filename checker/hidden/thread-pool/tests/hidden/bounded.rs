@@ -7,11 +7,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use std::collections::BTreeSet;
 use std::sync::mpsc;
 
 use hidden_thread_pool::{
     Gate, PATIENCE, Pool, Settled, Tally, activity, expect_not_a_todo, finishes_within, freeze,
-    in_background, in_background_with_tid, occupy_workers, settle, tid,
+    in_background, in_background_with_tid, occupy_workers, settle, tid, wait_until_still,
 };
 use learner::ThreadPool;
 
@@ -215,6 +216,7 @@ fn a_blocked_submitter_sleeps() {
              room: it must block while the queue is full"
         );
     }
+    let _ = wait_until_still(&BTreeSet::from([submitter]), PATIENCE);
     let before = activity(submitter);
     std::thread::sleep(Duration::from_millis(300));
     let after = activity(submitter);

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use hidden_thread_pool::{
     Gate, PATIENCE, Pool, Settled, Tally, activity, expect_not_a_todo, expect_parallel,
     finishes_within, freeze, not_asleep, occupy_workers, pin_to, settle, tid, two_cpus,
+    wait_until_still,
 };
 use learner::ThreadPool;
 
@@ -179,6 +180,9 @@ fn jobs_start_in_submission_order() {
 // Catches: a lost wake-up: the worker checks the queue under one lock and waits under another (or `execute` notifies before it pushes), so a job queued in between sleeps in the queue.
 #[test]
 fn a_sleeping_worker_wakes_for_every_new_job() {
+    // A worker woken with nothing to do (a stolen or spurious wake-up) must
+    // survive it, or the rounds below lose their only worker by chance.
+    stolen_wake_up();
     // As many rounds as fit in the time (a lost wake-up is a narrow race).
     // A time budget, not a number of rounds: on a loaded machine a round
     // takes longer, and so does every preemption inside the race's gap.
@@ -292,6 +296,7 @@ fn idle_workers_sleep() {
     let workers = expect_parallel(&pool, 2, "ThreadPool::new(2): 2 jobs were queued");
     // The jobs are done: a worker that finds the queue empty must fall asleep.
     let awake = not_asleep(&workers, PATIENCE);
+    let _ = wait_until_still(&workers, PATIENCE);
     let before: Vec<(u64, u64)> = workers.iter().map(|&t| activity(t)).collect();
     std::thread::sleep(Duration::from_millis(300));
     let after: Vec<(u64, u64)> = workers.iter().map(|&t| activity(t)).collect();
@@ -352,6 +357,13 @@ fn a_sleeping_worker_wakes_for_a_job() {
 // Catches: `if` instead of `while` around the worker's `not_empty.wait`: a worker woken for a job that another worker took first finds the queue empty, takes it for "closed" and leaves.
 #[test]
 fn a_worker_woken_for_a_stolen_job_goes_back_to_sleep() {
+    stolen_wake_up();
+}
+
+/// A worker of a pool of two is woken for a job that the other worker takes
+/// first (the sleeping one is held back meanwhile, so this happens every
+/// time); it must go back to sleep, not leave.
+fn stolen_wake_up() {
     let pool = Pool::new(2);
     let workers = expect_parallel(&pool, 2, "ThreadPool::new(2): 2 jobs were queued");
     let gate = Gate::new();
