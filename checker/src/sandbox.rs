@@ -16,7 +16,9 @@
 
 use anyhow::{Context, Result, bail};
 use nix::fcntl::OFlag;
-use nix::unistd::pipe2;
+use nix::sys::signal::Signal;
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::{Pid, pipe2};
 use serde::{Deserialize, Serialize};
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
@@ -395,7 +397,7 @@ pub fn supervise(
         .stderr(Stdio::from(stderr_write));
     let cpu_secs = limits.timeout.as_secs() * 2 + 2;
     // SAFETY: between fork and exec the closure only calls async-signal-safe
-    // functions (setsid, umask, signal, sigprocmask, close_range, fcntl,
+    // functions (setsid, umask, sigaction, sigprocmask, close_range, fcntl,
     // prctl, getrlimit, setrlimit) on values already computed.
     unsafe {
         command.pre_exec(move || {
@@ -512,32 +514,32 @@ const STACK_BYTES: u64 = 8 << 20;
 /// standard input, output and error (those the checker's caller left open
 /// are closed at `exec`). Only async-signal-safe calls.
 fn hermetic_start() {
-    // SAFETY: each call only changes this process's own attributes, with
-    // arguments that are valid by construction (an empty signal set on the
-    // stack, descriptor numbers that may or may not be open).
-    unsafe {
-        libc::setsid();
-        libc::umask(0o022);
-        oslings_harness::default_signal_dispositions();
-        let mut none: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut none);
-        libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
-        // Close-on-exec rather than closed: std's own pipe that reports a
-        // failed exec must stay open until the exec.
-        if libc::close_range(
+    let _ = nix::unistd::setsid();
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
+    oslings_harness::default_signal_dispositions();
+    let _ = nix::sys::signal::sigprocmask(
+        nix::sys::signal::SigmaskHow::SIG_SETMASK,
+        Some(&nix::sys::signal::SigSet::empty()),
+        None,
+    );
+    // Close-on-exec rather than closed: std's own pipe that reports a
+    // failed exec must stay open until the exec.
+    // SAFETY: close_range only changes the flags of this process's own
+    // descriptors; it reads no memory of ours.
+    let marked = unsafe {
+        libc::close_range(
             3,
             libc::c_uint::MAX,
             libc::CLOSE_RANGE_CLOEXEC as libc::c_int,
-        ) != 0
-        {
-            let mut open = libc::rlimit {
-                rlim_cur: 0,
-                rlim_max: 0,
-            };
-            libc::getrlimit(libc::RLIMIT_NOFILE, &mut open);
-            for fd in 3..open.rlim_cur.min(1 << 16) as libc::c_int {
-                libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
-            }
+        )
+    } == 0;
+    if !marked {
+        let (open, _) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+            .unwrap_or((1024, 1024));
+        for fd in 3..open.min(1 << 16) as libc::c_int {
+            // SAFETY: fcntl on a descriptor number that may or may not be
+            // open only sets its flag (or fails with EBADF).
+            unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
         }
     }
 }
@@ -598,8 +600,7 @@ fn kill_cgroup(task_limit: &TaskLimit, mut members: Vec<libc::pid_t>) -> Vec<lib
     let deadline = Instant::now() + Duration::from_secs(10);
     while !members.is_empty() && Instant::now() < deadline {
         for &pid in &members {
-            // SAFETY: kill has no memory-safety preconditions.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
+            let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
         }
         seen.extend_from_slice(&members);
         reap_children();
@@ -613,10 +614,8 @@ fn kill_cgroup(task_limit: &TaskLimit, mut members: Vec<libc::pid_t>) -> Vec<lib
 
 /// Reaps every child of this process that has ended, without blocking.
 fn reap_children() {
-    loop {
-        // SAFETY: waitpid with a null status pointer writes nothing.
-        let pid = unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) };
-        if pid <= 0 {
+    while let Ok(status) = waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+        if status == WaitStatus::StillAlive {
             break;
         }
     }
