@@ -142,6 +142,7 @@ fn run_benchmark(exe: &Path) -> Result<PerfReport> {
     ];
     let limits = Limits {
         timeout: BENCHMARK_TIMEOUT,
+        cpu_limit: false,
         ..Limits::default()
     };
     let run = sandbox::run(exe, &[], &env, limits)?;

@@ -47,6 +47,16 @@ pub struct Limits {
     /// Processes and threads at once (a `pids` cgroup, or `RLIMIT_NPROC`).
     #[serde(default = "default_tasks")]
     pub tasks: u32,
+    /// Whether a CPU-time limit (`RLIMIT_CPU`) backs the wall-clock one. A
+    /// benchmark runs without: while a process-wide CPU timer is armed, the
+    /// kernel reads the process's CPU clock only at scheduler ticks (every
+    /// few milliseconds), too coarse for a benchmark's short batches.
+    #[serde(default = "default_cpu_limit")]
+    pub cpu_limit: bool,
+}
+
+fn default_cpu_limit() -> bool {
+    true
 }
 
 fn default_tasks() -> u32 {
@@ -61,6 +71,7 @@ impl Default for Limits {
             file_bytes: 64 << 20,
             open_files: 1024,
             tasks: default_tasks(),
+            cpu_limit: default_cpu_limit(),
         }
     }
 }
@@ -395,7 +406,11 @@ pub fn supervise(
         .args(args)
         .stdout(Stdio::from(stdout_write))
         .stderr(Stdio::from(stderr_write));
-    let cpu_secs = limits.timeout.as_secs() * 2 + 2;
+    let cpu_secs = if limits.cpu_limit {
+        limits.timeout.as_secs() * 2 + 2
+    } else {
+        libc::RLIM_INFINITY
+    };
     // SAFETY: between fork and exec the closure only calls async-signal-safe
     // functions (setsid, umask, sigaction, sigprocmask, close_range, fcntl,
     // prctl, getrlimit, setrlimit) on values already computed.

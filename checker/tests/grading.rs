@@ -663,3 +663,42 @@ fn a_directory_that_is_not_a_checkout_is_a_clear_error() {
         run.stderr
     );
 }
+
+/// A benchmark runs without `RLIMIT_CPU`: while a process-wide CPU timer is
+/// armed, the kernel reads a process's CPU clock only at scheduler ticks,
+/// and the reference solution once measured 525 times its own time. Tests
+/// keep the limit.
+#[test]
+fn benchmarks_run_without_a_cpu_time_limit_and_tests_with_one() {
+    let cpu_limit_of = |cpu_limit: bool| {
+        let dir = tempfile::tempdir().unwrap();
+        let status = dir.path().join("status.json");
+        let limits = serde_json::json!({
+            "timeout": { "secs": 5, "nanos": 0 },
+            "memory_bytes": 1u64 << 30,
+            "file_bytes": 1u64 << 20,
+            "open_files": 64,
+            "tasks": 64,
+            "cpu_limit": cpu_limit,
+        });
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_checker"))
+            .arg("__supervise")
+            .arg("--status-file")
+            .arg(&status)
+            .arg("--limits")
+            .arg(limits.to_string())
+            .arg("--parent")
+            .arg(std::process::id().to_string())
+            .args(["--", "/bin/sh", "-c", "ulimit -t"])
+            .output()
+            .unwrap();
+        assert!(status.is_file(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    assert_eq!(cpu_limit_of(false), "unlimited");
+    assert_eq!(
+        cpu_limit_of(true),
+        "12",
+        "5 s tests get 2 × 5 + 2 s of CPU time"
+    );
+}
