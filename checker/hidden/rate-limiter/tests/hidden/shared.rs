@@ -11,24 +11,7 @@ use learner::{Clock, ManualClock, Rate, SharedTokenBucket};
 // Catches: checking the level and taking the tokens under two different locks (or with `available()` first), so two threads both take the last token.
 #[test]
 fn racing_threads_take_exactly_the_capacity() {
-    // A long race at the edge: a token every two reads of the clock, so a
-    // thread that checks, loses the CPU and then takes finds its token gone.
-    let clock = TickingClock::new(500);
-    let bucket = SharedTokenBucket::new(1_000, Rate::new(1, Duration::from_nanos(1_000)), &clock);
-    let ledger = hammer_ticking(8, 250_000, (1_000, 1, 1_000), &clock, &|n| {
-        bucket.try_acquire(n)
-    });
-    assert!(
-        ledger.admitted + ledger.left <= ledger.supplied,
-        "8 threads called try_acquire(1) 250,000 times each on SharedTokenBucket::new(1000, 1 \
-         per 1000 ns) while the clock moved 500 ns at every read: {} were admitted and {} \
-         were left, but only {} tokens ever existed (1000 + one per 1000 ns of {} ns). Two \
-         threads took the same token: check and take under one lock",
-        ledger.admitted,
-        ledger.left,
-        ledger.supplied,
-        ledger.elapsed
-    );
+    race_at_the_edge();
     // Many small rounds: every round ends with threads racing for the last tokens.
     for round in 0..300 {
         let clock = ManualClock::new();
@@ -56,24 +39,7 @@ fn racing_threads_take_exactly_the_capacity() {
 // Catches: the same race with requests of different sizes: a bucket overdrawn, or tokens lost.
 #[test]
 fn racing_requests_of_many_sizes_never_overdraw() {
-    // A long race at the edge: a token every two reads of the clock, so a
-    // thread that checks, loses the CPU and then takes finds its token gone.
-    let clock = TickingClock::new(500);
-    let bucket = SharedTokenBucket::new(1_000, Rate::new(1, Duration::from_nanos(1_000)), &clock);
-    let ledger = hammer_ticking(8, 250_000, (1_000, 1, 1_000), &clock, &|n| {
-        bucket.try_acquire(n)
-    });
-    assert!(
-        ledger.admitted + ledger.left <= ledger.supplied,
-        "8 threads called try_acquire(1) 250,000 times each on SharedTokenBucket::new(1000, 1 \
-         per 1000 ns) while the clock moved 500 ns at every read: {} were admitted and {} \
-         were left, but only {} tokens ever existed (1000 + one per 1000 ns of {} ns). Two \
-         threads took the same token: check and take under one lock",
-        ledger.admitted,
-        ledger.left,
-        ledger.supplied,
-        ledger.elapsed
-    );
+    race_at_the_edge();
     for round in 0..5 {
         let clock = ManualClock::new();
         let bucket = SharedTokenBucket::new(5_000, Rate::per_second(1), &clock);
@@ -93,24 +59,7 @@ fn racing_requests_of_many_sizes_never_overdraw() {
 // Catches: a race that over-admits while the clock moves (e.g. refilling outside the lock), or tokens lost between refills: admissions must be exactly the capacity plus what was earned.
 #[test]
 fn threads_on_a_moving_clock_get_the_capacity_plus_what_was_earned() {
-    // A long race at the edge: a token every two reads of the clock, so a
-    // thread that checks, loses the CPU and then takes finds its token gone.
-    let clock = TickingClock::new(500);
-    let bucket = SharedTokenBucket::new(1_000, Rate::new(1, Duration::from_nanos(1_000)), &clock);
-    let ledger = hammer_ticking(8, 250_000, (1_000, 1, 1_000), &clock, &|n| {
-        bucket.try_acquire(n)
-    });
-    assert!(
-        ledger.admitted + ledger.left <= ledger.supplied,
-        "8 threads called try_acquire(1) 250,000 times each on SharedTokenBucket::new(1000, 1 \
-         per 1000 ns) while the clock moved 500 ns at every read: {} were admitted and {} \
-         were left, but only {} tokens ever existed (1000 + one per 1000 ns of {} ns). Two \
-         threads took the same token: check and take under one lock",
-        ledger.admitted,
-        ledger.left,
-        ledger.supplied,
-        ledger.elapsed
-    );
+    race_at_the_edge();
     for (capacity, tokens, period, step) in [
         (1, 1, 1_000, 1_000),
         (50, 3, 1_000_000_000, 7_000_000_000),
@@ -191,4 +140,26 @@ fn matches_an_exact_model_on_random_traces() {
             );
         }
     }
+}
+
+/// The race at the edge the tests above start with: a token every two reads
+/// of the clock, so a thread that checks, loses the CPU and then takes finds
+/// its token gone.
+fn race_at_the_edge() {
+    let clock = TickingClock::new(500);
+    let bucket = SharedTokenBucket::new(1_000, Rate::new(1, Duration::from_nanos(1_000)), &clock);
+    let ledger = hammer_ticking(8, 250_000, (1_000, 1, 1_000), &clock, &|n| {
+        bucket.try_acquire(n)
+    });
+    assert!(
+        ledger.admitted + ledger.left <= ledger.supplied,
+        "8 threads called try_acquire(1) 250,000 times each on SharedTokenBucket::new(1000, 1 \
+         per 1000 ns) while the clock moved 500 ns at every read: {} were admitted and {} \
+         were left, but only {} tokens ever existed (1000 + one per 1000 ns of {} ns). Two \
+         threads took the same token: check and take under one lock",
+        ledger.admitted,
+        ledger.left,
+        ledger.supplied,
+        ledger.elapsed
+    );
 }
