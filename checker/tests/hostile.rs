@@ -95,7 +95,10 @@ HOSTILE.call_once(|| match std::env::var("OSLINGS_HOSTILE").as_deref() {
         let fds: Vec<String> = std::fs::read_dir("/proc/self/fd").unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
-        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        // This thread's own status: the signal mask is per thread, and the
+        // harness's main thread blocks every signal for a moment whenever
+        // it starts a thread.
+        let status = std::fs::read_to_string("/proc/thread-self/status").unwrap();
         let field = |name: &str| status.lines().find_map(|l| l.strip_prefix(name)).unwrap().trim().to_string();
         #[allow(clippy::undocumented_unsafe_blocks)]
         let (umask, session, pid) = unsafe {
