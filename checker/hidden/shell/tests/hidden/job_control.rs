@@ -431,28 +431,9 @@ fn every_process_of_a_pipeline_joins_the_jobs_group() {
 fn fg_continues_every_process_of_a_pipeline() {
     let mut pty = Pty::start(OSH);
     let (first, second) = start_pipeline_in_one_group(&mut pty, "sleep 100 | sleep 200");
-    pty.type_text("\x1a");
-    for (pid, which) in [(first, "first"), (second, "second")] {
-        let state = wait_state(pid, |s| s == Some('T'));
-        assert_eq!(
-            state,
-            Some('T'),
-            "Ctrl-Z should stop both processes of `sleep 100 | sleep 200`; the {which} one's \
-             state is {state:?}"
-        );
-    }
-    pty.expect(PROMPT, "a new prompt after Ctrl-Z stopped the pipeline");
+    stop_pipeline_with_ctrl_z(&mut pty, first, second);
     pty.type_text("fg\n");
-    for (pid, which) in [(first, "first"), (second, "second")] {
-        let state = wait_state(pid, |s| matches!(s, Some('S' | 'R')));
-        assert!(
-            matches!(state, Some('S' | 'R')),
-            "`fg` should continue every process of the stopped pipeline `sleep 100 | sleep \
-             200`, but the {which} one is still stopped (state {state:?}): send SIGCONT to the \
-             whole process group with killpg(pgid, SIGCONT); kill(pgid, SIGCONT) reaches only \
-             the process whose pid is pgid"
-        );
-    }
+    assert_continued_by("fg", first, second);
     pty.type_text("\x03");
     pty.expect(
         PROMPT,
@@ -471,6 +452,21 @@ fn fg_continues_every_process_of_a_pipeline() {
 fn bg_continues_every_process_of_a_pipeline() {
     let mut pty = Pty::start(OSH);
     let (first, second) = start_pipeline_in_one_group(&mut pty, "sleep 100 | sleep 200");
+    stop_pipeline_with_ctrl_z(&mut pty, first, second);
+    pty.run("bg");
+    assert_continued_by("bg", first, second);
+    let jobs = pty.run("jobs");
+    assert!(
+        jobs.contains("Running") && jobs.contains("sleep 100 | sleep 200"),
+        "after `bg`, `jobs` should show the pipeline running; the terminal showed:\n{jobs}"
+    );
+}
+
+/// Types Ctrl-Z at the running pipeline `sleep 100 | sleep 200` (pids
+/// `first` and `second`) and waits until both are stopped and the prompt is
+/// back.
+#[track_caller]
+fn stop_pipeline_with_ctrl_z(pty: &mut Pty, first: i32, second: i32) {
     pty.type_text("\x1a");
     for (pid, which) in [(first, "first"), (second, "second")] {
         let state = wait_state(pid, |s| s == Some('T'));
@@ -482,20 +478,20 @@ fn bg_continues_every_process_of_a_pipeline() {
         );
     }
     pty.expect(PROMPT, "a new prompt after Ctrl-Z stopped the pipeline");
-    pty.run("bg");
+}
+
+/// Requires that `command` (`fg` or `bg`) continued both processes of the
+/// stopped pipeline `sleep 100 | sleep 200`.
+#[track_caller]
+fn assert_continued_by(command: &str, first: i32, second: i32) {
     for (pid, which) in [(first, "first"), (second, "second")] {
         let state = wait_state(pid, |s| matches!(s, Some('S' | 'R')));
         assert!(
             matches!(state, Some('S' | 'R')),
-            "`bg` should continue every process of the stopped pipeline `sleep 100 | sleep \
+            "`{command}` should continue every process of the stopped pipeline `sleep 100 | sleep \
              200`, but the {which} one is still stopped (state {state:?}): send SIGCONT to the \
              whole process group with killpg(pgid, SIGCONT); kill(pgid, SIGCONT) reaches only \
              the process whose pid is pgid"
         );
     }
-    let jobs = pty.run("jobs");
-    assert!(
-        jobs.contains("Running") && jobs.contains("sleep 100 | sleep 200"),
-        "after `bg`, `jobs` should show the pipeline running; the terminal showed:\n{jobs}"
-    );
 }
