@@ -55,16 +55,29 @@ fn cargo() -> Command {
     command
 }
 
+/// What a build is given: where, against which crate, and how to word its errors.
+#[derive(Debug, Clone, Copy)]
+pub struct Build<'a> {
+    /// The scratch project's directory.
+    pub scratch: &'a Path,
+    /// Cargo's target directory.
+    pub target_dir: &'a Path,
+    /// The graded crate's directory.
+    pub graded_crate: &'a Path,
+    /// Prefixes cut from paths in compiler messages.
+    pub strip: &'a [PathBuf],
+    /// The graded crate is a sealed copy of another tree ([`crate::seal`]):
+    /// cargo runs outside that tree, with none of the caller's compiler
+    /// wrappers or flags, and a crate that reads files outside itself at
+    /// compile time is refused.
+    pub sealed: bool,
+}
+
 /// Builds the hidden suite's test binaries in `scratch`.
-pub fn build_tests(
-    scratch: &Path,
-    target_dir: &Path,
-    graded_crate: &Path,
-    strip: &[PathBuf],
-) -> Result<BuildOutcome<Vec<TestBinary>>> {
+pub fn build_tests(build: Build<'_>) -> Result<BuildOutcome<Vec<TestBinary>>> {
     let mut command = cargo();
     command.arg("test").arg("--no-run").arg("--tests");
-    let (artifacts, failure) = run_cargo(command, scratch, target_dir, graded_crate, strip)?;
+    let (artifacts, failure) = run_cargo(command, build)?;
     if let Some(failure) = failure {
         return Ok(Err(failure));
     }
@@ -84,13 +97,8 @@ pub fn build_tests(
 
 /// Builds the benchmark binary ([`scratch::perf_bin`]) in the optimised
 /// `perf` profile.
-pub fn build_perf(
-    scratch: &Path,
-    target_dir: &Path,
-    graded_crate: &Path,
-    strip: &[PathBuf],
-) -> Result<BuildOutcome<PathBuf>> {
-    let bin = scratch::perf_bin(scratch);
+pub fn build_perf(build: Build<'_>) -> Result<BuildOutcome<PathBuf>> {
+    let bin = scratch::perf_bin(build.scratch);
     let mut command = cargo();
     command
         .arg("build")
@@ -98,7 +106,7 @@ pub fn build_perf(
         .arg("perf")
         .arg("--bin")
         .arg(&bin);
-    let (artifacts, failure) = run_cargo(command, scratch, target_dir, graded_crate, strip)?;
+    let (artifacts, failure) = run_cargo(command, build)?;
     if let Some(failure) = failure {
         return Ok(Err(failure));
     }
@@ -112,16 +120,33 @@ pub fn build_perf(
 
 fn run_cargo(
     mut command: Command,
-    scratch: &Path,
-    target_dir: &Path,
-    graded_crate: &Path,
-    strip: &[PathBuf],
+    build: Build<'_>,
 ) -> Result<(Vec<cargo_metadata::Artifact>, Option<CompileFailure>)> {
+    let Build {
+        scratch,
+        target_dir,
+        graded_crate,
+        strip,
+        sealed,
+    } = build;
+    if sealed {
+        command.current_dir(crate::seal::cargo_dir());
+        for key in [
+            "RUSTFLAGS",
+            "CARGO_ENCODED_RUSTFLAGS",
+            "CARGO_BUILD_RUSTFLAGS",
+            "RUSTC_WRAPPER",
+            "CARGO_BUILD_RUSTC_WRAPPER",
+            "CARGO_BUILD_RUSTC_WORKSPACE_WRAPPER",
+        ] {
+            command.env_remove(key);
+        }
+    }
     command
         .arg("--manifest-path")
-        .arg(scratch.join("Cargo.toml"))
+        .arg(std::path::absolute(scratch.join("Cargo.toml"))?)
         .arg("--target-dir")
-        .arg(target_dir)
+        .arg(std::path::absolute(target_dir)?)
         .arg("--message-format=json")
         // Not `--quiet`: it would hide cargo's "Blocking waiting for file lock",
         // which `toolchain::read_stderr` explains (and drops, with the other
@@ -161,7 +186,12 @@ fn run_cargo(
     let status = child.wait()?;
     let stderr = stderr_reader.join().unwrap_or_default();
     if status.success() {
-        return Ok((artifacts, None));
+        let refused = if sealed {
+            outside_files(&artifacts, graded_crate, strip)?
+        } else {
+            None
+        };
+        return Ok((artifacts, refused));
     }
     let message = if errors.is_empty() {
         // Cargo itself failed (a broken Cargo.toml, a missing crate, no network…).
@@ -184,7 +214,18 @@ fn run_cargo(
         }
         shown.join("\n")
     };
-    let mut message = message;
+    Ok((
+        artifacts,
+        Some(CompileFailure {
+            in_graded_crate,
+            missing: false,
+            message: stripped(message, strip),
+        }),
+    ))
+}
+
+/// `message` with the `strip` prefixes cut from its paths.
+fn stripped(mut message: String, strip: &[PathBuf]) -> String {
     for prefix in strip {
         let mut prefix = prefix.display().to_string();
         if !prefix.ends_with('/') {
@@ -192,12 +233,46 @@ fn run_cargo(
         }
         message = message.replace(&prefix, "");
     }
-    Ok((
-        artifacts,
-        Some(CompileFailure {
-            in_graded_crate,
-            missing: false,
-            message,
-        }),
-    ))
+    message
+}
+
+/// The refusal of a sealed crate that pulled files from outside itself
+/// into the build (see [`crate::seal::outside_inputs`]).
+fn outside_files(
+    artifacts: &[cargo_metadata::Artifact],
+    graded_crate: &Path,
+    strip: &[PathBuf],
+) -> Result<Option<CompileFailure>> {
+    let manifest = graded_crate.join("Cargo.toml");
+    let rlibs = artifacts
+        .iter()
+        .filter(|a| a.manifest_path.as_std_path() == manifest)
+        .flat_map(|a| &a.filenames)
+        .filter(|f| f.extension() == Some("rlib"));
+    let mut outside = Vec::new();
+    for rlib in rlibs {
+        outside.extend(crate::seal::outside_inputs(
+            rlib.as_std_path(),
+            graded_crate,
+        )?);
+    }
+    if outside.is_empty() {
+        return Ok(None);
+    }
+    let files: Vec<String> = outside
+        .iter()
+        .map(|p| format!("  {}", p.display()))
+        .collect();
+    let message = format!(
+        "refused: the crate reads files from outside itself at compile time \
+         (`include!`, `include_str!`, `include_bytes!` or `#[path]`):\n{}\n\
+         Only the crate's own src/ is graded: copy what you need into src/ and \
+         refer to it by a path inside the crate.",
+        files.join("\n")
+    );
+    Ok(Some(CompileFailure {
+        in_graded_crate: true,
+        missing: false,
+        message: stripped(message, strip),
+    }))
 }

@@ -13,6 +13,7 @@ use crate::pack::{self, Pack};
 use crate::perf;
 use crate::runner::{self, HiddenTest};
 use crate::scratch::{self, Subject};
+use crate::seal::{self, Refusal};
 
 /// Which tree of crates is graded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,14 +37,12 @@ impl Tree {
     }
 
     /// The checker flags that select this tree, for commands in the report.
+    /// Another tree is graded for its owner to read: its commands are the
+    /// ones they run in their own checkout, without `--exercises-from`.
     pub fn flags(&self) -> String {
         match self {
-            Tree::Exercises => String::new(),
+            Tree::Exercises | Tree::Custom(_) => String::new(),
             Tree::Solutions => " --against solutions".to_string(),
-            Tree::Custom(dir) => format!(
-                " --exercises-from {}",
-                shell_quote(&dir.display().to_string())
-            ),
         }
     }
 }
@@ -88,22 +87,20 @@ pub struct ExerciseLock(#[allow(dead_code)] Flock<std::fs::File>);
 pub type Progress<'a> = &'a dyn Fn(&str);
 
 impl Grader {
-    /// The graded crate of `exercise`.
+    /// The graded crate of `exercise`: the repository's own, or for another
+    /// tree its sources sealed under the course's manifest ([`seal`]).
     pub fn subject(&self, exercise: &Exercise) -> Result<Subject> {
-        let crate_dir = match &self.tree {
-            Tree::Exercises => self.root.join("exercises").join(&exercise.name),
-            Tree::Solutions => self.root.join("solutions").join(&exercise.name),
-            Tree::Custom(dir) => {
-                let nested = dir.join("exercises").join(&exercise.name);
-                if nested.join("Cargo.toml").is_file() {
-                    nested
-                } else {
-                    dir.join(&exercise.name)
-                }
-            }
-        };
+        if let Tree::Custom(dir) = &self.tree {
+            let sealed = seal::seal(&self.root, dir, exercise, &self.sealed_dir())?;
+            return Ok(Subject {
+                crate_dir: sealed.crate_dir,
+                package: sealed.package,
+                refused: sealed.refused,
+            });
+        }
+        let crate_dir = self.source_dir(exercise);
         let manifest = crate_dir.join("Cargo.toml");
-        let text = std::fs::read_to_string(&manifest).with_context(|| {
+        let table = scratch::read_toml(&manifest).with_context(|| {
             format!(
                 "there is no crate for `{}` at {}: the graded tree must contain \
                  exercises/{}/Cargo.toml",
@@ -112,16 +109,50 @@ impl Grader {
                 exercise.name
             )
         })?;
-        let table: toml::Table = text
-            .parse()
-            .with_context(|| format!("{} is not valid TOML", manifest.display()))?;
         let package = table
             .get("package")
             .and_then(|p| p.get("name"))
             .and_then(toml::Value::as_str)
             .with_context(|| format!("{} has no [package] name", manifest.display()))?
             .to_string();
-        Ok(Subject { crate_dir, package })
+        Ok(Subject {
+            crate_dir,
+            package,
+            refused: Vec::new(),
+        })
+    }
+
+    /// The graded crate's own folder, where its owner edits it (for another
+    /// tree, not the sealed copy [`Grader::subject`] builds).
+    pub fn source_dir(&self, exercise: &Exercise) -> PathBuf {
+        match &self.tree {
+            Tree::Exercises => self.root.join("exercises").join(&exercise.name),
+            Tree::Solutions => self.root.join("solutions").join(&exercise.name),
+            Tree::Custom(dir) => seal::locate(dir, &exercise.name),
+        }
+    }
+
+    /// Where the sources of another tree are sealed: `exercises/<name>`
+    /// below it, so that messages read as paths in the learner's checkout.
+    fn sealed_dir(&self) -> PathBuf {
+        self.work_dir().join("sealed")
+    }
+
+    /// What the graded tree holds that grading did not use (another
+    /// tree only; the repository's own exercises are graded as they are).
+    pub fn refusals(&self, exercises: &[&Exercise]) -> Vec<Refusal> {
+        let Tree::Custom(dir) = &self.tree else {
+            return Vec::new();
+        };
+        let mut refused = seal::inspect_tree(&self.root, dir);
+        for exercise in exercises {
+            refused.extend(
+                self.subject(exercise)
+                    .map(|s| s.refused)
+                    .unwrap_or_default(),
+            );
+        }
+        refused
     }
 
     /// Scratch space for this tree under the target directory.
@@ -152,9 +183,13 @@ impl Grader {
     }
 
     /// The checker flags that select this tree and these packs, for commands
-    /// in the report.
+    /// in the report (an instructor's packs are left out of the commands in
+    /// another tree's report: its owner does not have them).
     pub fn flags(&self) -> String {
         let mut flags = self.tree.flags();
+        if matches!(self.tree, Tree::Custom(_)) {
+            return flags;
+        }
         for pack in &self.packs {
             flags.push_str(" --pack ");
             flags.push_str(&shell_quote(&pack.dir.display().to_string()));
@@ -194,7 +229,7 @@ impl Grader {
         )?;
         progress(&format!("{}: compiling", exercise.name));
         let strip = self.strip_prefixes();
-        match compile::build_tests(&scratch.dir, &self.target_dir, &subject.crate_dir, &strip)? {
+        match compile::build_tests(self.build(&scratch.dir, &subject, &strip))? {
             Ok(binaries) => {
                 let (mut tests, unlisted) = runner::list(exercise, &binaries)?;
                 if !unlisted.is_empty() {
@@ -243,10 +278,27 @@ impl Grader {
         Ok(tests)
     }
 
+    /// How to build `scratch` against `subject`.
+    fn build<'a>(
+        &'a self,
+        scratch: &'a Path,
+        subject: &'a Subject,
+        strip: &'a [PathBuf],
+    ) -> compile::Build<'a> {
+        compile::Build {
+            scratch,
+            target_dir: &self.target_dir,
+            graded_crate: &subject.crate_dir,
+            strip,
+            sealed: matches!(self.tree, Tree::Custom(_)),
+        }
+    }
+
     fn strip_prefixes(&self) -> Vec<PathBuf> {
         let mut prefixes = vec![self.root.clone()];
         if let Tree::Custom(dir) = &self.tree {
             prefixes.insert(0, dir.clone());
+            prefixes.insert(0, self.sealed_dir());
         }
         prefixes
     }
@@ -317,8 +369,8 @@ impl Grader {
                 scratch_dir,
                 tests,
             } => (subject, scratch_dir, tests),
-            Prepared::Broken(crate_dir, failure) => {
-                report.crate_dir = crate_dir.display().to_string();
+            Prepared::Broken(_, failure) => {
+                report.crate_dir = self.source_dir(exercise).display().to_string();
                 let tests = self.reference_tests(exercise);
                 report.tests = tests
                     .iter()
@@ -338,7 +390,7 @@ impl Grader {
                 return Ok(report);
             }
         };
-        report.crate_dir = subject.crate_dir.display().to_string();
+        report.crate_dir = self.source_dir(exercise).display().to_string();
 
         let mut stage_passed = Vec::new();
         let mut gate_open = true;
@@ -420,7 +472,7 @@ impl Grader {
         stage: &crate::manifest::PerfStage,
     ) -> crate::model::PerformanceReport {
         let strip = self.strip_prefixes();
-        let built = compile::build_perf(scratch_dir, &self.target_dir, &subject.crate_dir, &strip);
+        let built = compile::build_perf(self.build(scratch_dir, subject, &strip));
         let result = match built {
             Ok(Ok(exe)) => perf::measure(
                 &exe,
@@ -453,6 +505,8 @@ impl Grader {
         message: String,
         duration_ms: Option<u64>,
     ) -> TestReport {
+        // A pack's tests are built into a `[[test]]` target of their own.
+        let pack = self.packs.iter().find(|p| p.target_name() == test.target);
         TestReport {
             name: test.name.clone(),
             stage: exercise.stages[test.stage].id.clone(),
@@ -460,6 +514,10 @@ impl Grader {
             message,
             duration_ms,
             rerun: self.rerun_command(&exercise.name, &test.name),
+            pack: pack.map(|p| p.name.clone()),
+            visibility: pack
+                .map(|p| p.visibility_of(&exercise.name))
+                .unwrap_or_default(),
         }
     }
 

@@ -17,12 +17,35 @@ use crate::model::SCHEMA_VERSION;
 pub struct ReportSummary {
     /// Must be [`SCHEMA_VERSION`].
     pub schema_version: u32,
+    /// The checker that wrote it.
+    #[serde(default)]
+    pub checker_version: String,
+    /// The test packs it was graded with.
+    #[serde(default)]
+    pub packs: Vec<PackSummary>,
+    /// What the graded tree held that was not used.
+    #[serde(default)]
+    pub refused: Vec<RefusalSummary>,
     /// Points earned.
     pub score: u32,
     /// Points available.
     pub max_score: u32,
     /// The graded exercises.
     pub exercises: Vec<ExerciseSummary>,
+}
+
+/// A test pack a report was graded with.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PackSummary {
+    /// The pack's name.
+    pub name: String,
+}
+
+/// Something the graded tree held that grading did not use.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RefusalSummary {
+    /// Its path in the graded tree.
+    pub path: String,
 }
 
 /// One exercise of a report.
@@ -408,12 +431,65 @@ impl Gradebook {
         Ok(())
     }
 
-    /// A warning per skipped file.
+    /// A warning per skipped file, one when the reports were graded with
+    /// different checkers or packs (their points do not compare), and one
+    /// per student whose tree held things grading did not use (worth a look:
+    /// it is how an attempt to forge a grade shows).
     pub fn warnings(&self) -> String {
-        self.skipped
+        let mut out: String = self
+            .skipped
             .iter()
             .map(|s| format!("skipped {}: {}\n", s.file.display(), s.reason))
-            .collect()
+            .collect();
+        let checker = |r: &ReportSummary| format!("checker {}", r.checker_version);
+        let packs = |r: &ReportSummary| match r.packs.as_slice() {
+            [] => "no pack".to_string(),
+            packs => {
+                let names: Vec<&str> = packs.iter().map(|p| p.name.as_str()).collect();
+                format!("pack {}", names.join(" + "))
+            }
+        };
+        out.push_str(&self.mixed("checker versions", checker));
+        out.push_str(&self.mixed("test packs", packs));
+        for student in &self.students {
+            let paths: Vec<&str> = student
+                .report
+                .refused
+                .iter()
+                .map(|r| r.path.as_str())
+                .collect();
+            if !paths.is_empty() {
+                out.push_str(&format!(
+                    "{}: their tree held what grading did not use (see the report's `refused`): {}\n",
+                    student.name,
+                    paths.join(", ")
+                ));
+            }
+        }
+        out
+    }
+
+    /// A warning when `key` differs between reports, naming who has which.
+    fn mixed(&self, what: &str, key: impl Fn(&ReportSummary) -> String) -> String {
+        let mut groups: std::collections::BTreeMap<String, Vec<&str>> = Default::default();
+        for student in &self.students {
+            groups
+                .entry(key(&student.report))
+                .or_default()
+                .push(&student.name);
+        }
+        if groups.len() < 2 {
+            return String::new();
+        }
+        let list: Vec<String> = groups
+            .iter()
+            .map(|(value, names)| format!("{value} ({})", names.join(", ")))
+            .collect();
+        format!(
+            "the reports were graded with different {what}, so their points do not compare: {}; \
+             regrade them all the same way\n",
+            list.join("; ")
+        )
     }
 }
 

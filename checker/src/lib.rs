@@ -22,6 +22,7 @@ pub mod reset;
 pub mod runner;
 pub mod sandbox;
 pub mod scratch;
+pub mod seal;
 pub mod snippet;
 pub mod status;
 pub mod task_limit;

@@ -107,6 +107,9 @@ enum Command {
         exercise: String,
         /// The benchmark's JSON report (`OSLINGS_PERF_OUT`).
         report: PathBuf,
+        /// A second run's report, made because the first lost points: the
+        /// better of the two counts, as in grading.
+        second: Option<PathBuf>,
     },
 }
 
@@ -191,7 +194,11 @@ fn main() -> ExitCode {
             parent,
             program,
         }) => supervise(&status_file, &limits, parent, &program).map(|()| ExitCode::SUCCESS),
-        Some(Command::ScorePerf { exercise, report }) => score_perf(&exercise, &report),
+        Some(Command::ScorePerf {
+            exercise,
+            report,
+            second,
+        }) => score_perf(&exercise, &report, second.as_deref()),
         Some(Command::Hint {
             exercise,
             level,
@@ -349,7 +356,12 @@ fn grade(args: &GradeArgs) -> Result<ExitCode> {
     grader.packs = checker::pack::load_all(&args.packs, &course)?;
     let selected = select(&course, args.exercise.as_deref())?;
     if let Tree::Custom(dir) = &grader.tree {
-        if selected.iter().all(|e| grader.subject(e).is_err()) {
+        let absent = |e: &&Exercise| {
+            let found = checker::seal::locate(dir, &e.name);
+            found.join("Cargo.toml").symlink_metadata().is_err()
+                && found.symlink_metadata().is_err()
+        };
+        if selected.iter().all(absent) {
             bail!(
                 "{} does not look like an oslings checkout: it has no crate for any exercise \
                  (expected, e.g., {}/exercises/{}/Cargo.toml)",
@@ -389,6 +401,7 @@ fn grade(args: &GradeArgs) -> Result<ExitCode> {
         max_score,
         passed: exercises.iter().all(|e| e.complete()),
         exercises,
+        refused: grader.refusals(&selected),
     };
     if let Some(path) = &args.json_out {
         std::fs::write(path, format!("{}\n", report::json(&report)))
@@ -422,17 +435,23 @@ fn grade(args: &GradeArgs) -> Result<ExitCode> {
 }
 
 /// `--test NAME`: run matching tests alone, in any stage, and show their output.
-fn score_perf(name: &str, report: &Path) -> Result<ExitCode> {
+fn score_perf(name: &str, report: &Path, second: Option<&Path>) -> Result<ExitCode> {
     let course = manifest::load_course(&repo_root().join("checker").join("hidden"))?;
     let exercise = select(&course, Some(name))?[0];
     let stage = exercise
         .perf
         .as_ref()
         .with_context(|| format!("{name} has no performance stage"))?;
-    let text = std::fs::read_to_string(report)
-        .with_context(|| format!("cannot read {}", report.display()))?;
-    let measured = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not a benchmark report", report.display()))?;
+    let read = |path: &Path| -> Result<oslings_harness::perf::PerfReport> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a benchmark report", path.display()))
+    };
+    let mut measured = read(report)?;
+    if let Some(second) = second {
+        measured = checker::perf::better(measured, read(second)?, stage);
+    }
     let scored = checker::perf::score(&measured, stage);
     println!("{}", serde_json::to_string_pretty(&scored)?);
     Ok(ExitCode::SUCCESS)

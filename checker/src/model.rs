@@ -29,6 +29,11 @@ pub struct Report {
     pub passed: bool,
     /// One entry per graded exercise, in course order.
     pub exercises: Vec<ExerciseReport>,
+    /// What the graded tree (`--exercises-from`) holds that grading did not
+    /// use — cargo configuration, changed manifests, build scripts, links,
+    /// an edited checker; absent when there was nothing.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<crate::seal::Refusal>,
 }
 
 /// A test pack that took part in grading.
@@ -147,6 +152,14 @@ pub struct TestReport {
     pub duration_ms: Option<u64>,
     /// A command that reruns just this test and shows its output.
     pub rerun: String,
+    /// The instructor's test pack (`--pack`) the test comes from, by name;
+    /// absent for the shipped hidden tests.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pack: Option<String>,
+    /// When a Gradescope student may read the test's message, as its pack
+    /// says (`visibility` in `pack.toml`); absent when always.
+    #[serde(skip_serializing_if = "crate::pack::Visibility::is_visible")]
+    pub visibility: crate::pack::Visibility,
 }
 
 /// The performance stage's results.

@@ -4,7 +4,8 @@
 //! A pack is a directory:
 //!
 //! ```text
-//! DIR/pack.toml                          format = 1, name, [exercises.<name>] replace
+//! DIR/pack.toml                          format = 1, name, visibility,
+//!                                        [exercises.<name>] replace, visibility
 //! DIR/<exercise>/<stage>.rs              Rust tests, `use learner::...`
 //! DIR/<exercise>/cases/<stage>/<n>.toml  data-driven cases (see `oslings_cases`)
 //! ```
@@ -15,9 +16,13 @@
 //! modules are named by stage: `<stage>::<pack>::<test>` for Rust tests and
 //! `<stage>::<pack>_cases::<case>` for cases, so the stage mapping of
 //! [`Exercise::stage_of`] applies unchanged.
+//!
+//! `visibility` (for the whole pack, or per exercise) says when a Gradescope
+//! student may read the messages of the pack's failing tests; the report
+//! carries it on each of the pack's tests (see `report::gradescope`).
 
 use anyhow::{Context, Result, bail};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -36,6 +41,8 @@ pub struct Pack {
     pub dir: PathBuf,
     /// Its name: a Rust identifier, used in test names.
     pub name: String,
+    /// When students see its tests' messages, unless an exercise says otherwise.
+    pub visibility: Visibility,
     /// What it holds, per exercise it touches.
     pub exercises: Vec<PackExercise>,
 }
@@ -47,6 +54,8 @@ pub struct PackExercise {
     pub name: String,
     /// Whether the shipped hidden tests are dropped.
     pub replace: bool,
+    /// When students see these tests' messages (the exercise's setting, else the pack's).
+    pub visibility: Visibility,
     /// Rust test files: stage id → file.
     pub rust: BTreeMap<String, PathBuf>,
     /// Case files: stage id → (test function name, file), sorted.
@@ -62,6 +71,8 @@ struct PackToml {
     #[allow(dead_code)] // read by people; checked for its type only
     description: Option<String>,
     #[serde(default)]
+    visibility: Visibility,
+    #[serde(default)]
     exercises: BTreeMap<Spanned<String>, ExerciseSettings>,
 }
 
@@ -70,6 +81,52 @@ struct PackToml {
 struct ExerciseSettings {
     #[serde(default)]
     replace: bool,
+    #[serde(default)]
+    visibility: Option<Visibility>,
+}
+
+/// When a student may read a pack test's failure message: Gradescope's
+/// test visibilities, named as in its `results.json`. Only the messages are
+/// withheld; a stage's score is always shown.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Visibility {
+    /// Always (the default): like the shipped hidden tests.
+    #[default]
+    Visible,
+    /// Once the assignment's due date (or late due date) has passed.
+    AfterDueDate,
+    /// Once the instructor publishes the grades.
+    AfterPublished,
+    /// Never: for instructors only.
+    Hidden,
+}
+
+impl Visibility {
+    /// Whether students always see the messages.
+    pub fn is_visible(&self) -> bool {
+        *self == Visibility::Visible
+    }
+
+    /// The value Gradescope reads, e.g. `after_due_date`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Visibility::Visible => "visible",
+            Visibility::AfterDueDate => "after_due_date",
+            Visibility::AfterPublished => "after_published",
+            Visibility::Hidden => "hidden",
+        }
+    }
+
+    /// When a student gets to read the messages, for a sentence.
+    pub fn when(self) -> &'static str {
+        match self {
+            Visibility::Visible => "now",
+            Visibility::AfterDueDate => "after the due date",
+            Visibility::AfterPublished => "once grades are published",
+            Visibility::Hidden => "only to your instructors",
+        }
+    }
 }
 
 /// Loads every pack given with `--pack`, in order; two packs may not share a name.
@@ -114,7 +171,8 @@ impl Pack {
         let manifest: PackToml = toml::from_str(&text).map_err(|err| {
             anyhow::anyhow!(
                 "{} is not a valid pack manifest: {}\n(it takes `format = {FORMAT}`, `name = \"...\"`, \
-                 an optional `description`, and `[exercises.<exercise>]` tables with `replace = true|false`)",
+                 an optional `description`, an optional `visibility = \"visible\"|\"after_due_date\"|\"after_published\"|\"hidden\"`, \
+                 and `[exercises.<exercise>]` tables with `replace = true|false` and `visibility`)",
                 manifest_path.display(),
                 err.to_string().trim_end()
             )
@@ -170,7 +228,13 @@ impl Pack {
                 );
             };
             let setting = settings.remove(&file_name).unwrap_or_default();
-            exercises.push(PackExercise::load(&entry, exercise, setting.replace)?);
+            let visibility = setting.visibility.unwrap_or(manifest.visibility);
+            exercises.push(PackExercise::load(
+                &entry,
+                exercise,
+                setting.replace,
+                visibility,
+            )?);
         }
         if let Some((exercise, setting)) = settings.iter().find(|(_, s)| s.replace) {
             let _ = setting;
@@ -184,6 +248,7 @@ impl Pack {
         }
         Ok(Pack {
             name: name.clone(),
+            visibility: manifest.visibility,
             dir,
             exercises,
         })
@@ -198,10 +263,21 @@ impl Pack {
     pub fn target_name(&self) -> String {
         format!("pack_{}", self.name)
     }
+
+    /// When students see the messages of this pack's tests of `exercise`.
+    pub fn visibility_of(&self, exercise: &str) -> Visibility {
+        self.exercise(exercise)
+            .map_or(self.visibility, |tests| tests.visibility)
+    }
 }
 
 impl PackExercise {
-    fn load(dir: &Path, exercise: &Exercise, replace: bool) -> Result<PackExercise> {
+    fn load(
+        dir: &Path,
+        exercise: &Exercise,
+        replace: bool,
+        visibility: Visibility,
+    ) -> Result<PackExercise> {
         let stage_ids = || {
             exercise
                 .stages
@@ -267,6 +343,7 @@ impl PackExercise {
         Ok(PackExercise {
             name: exercise.name.clone(),
             replace,
+            visibility,
             rust,
             cases,
         })

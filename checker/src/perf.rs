@@ -121,8 +121,9 @@ fn short_time(rfc3339: &str) -> String {
     }
 }
 
-/// The report with the lower candidate/reference ratio.
-fn better(first: PerfReport, second: PerfReport, stage: &PerfStage) -> PerfReport {
+/// The report with the lower candidate/reference ratio: what counts when a
+/// first measurement lost points and a second was made.
+pub fn better(first: PerfReport, second: PerfReport, stage: &PerfStage) -> PerfReport {
     let ratio = |r: &PerfReport| score(r, stage).ratio_to_reference.unwrap_or(f64::INFINITY);
     if ratio(&second) < ratio(&first) {
         second

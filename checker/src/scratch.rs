@@ -31,6 +31,8 @@ pub struct Subject {
     pub crate_dir: PathBuf,
     /// Its package name.
     pub package: String,
+    /// What the graded tree holds that was not used (see [`crate::seal`]).
+    pub refused: Vec<crate::seal::Refusal>,
 }
 
 /// Writes (or refreshes) the scratch project for `exercise` graded from `subject`.
@@ -249,7 +251,7 @@ fn path_dep(package: &str, dir: &Path) -> Value {
 
 /// Turns a dependency of the hidden suite into one the scratch project can
 /// use: workspace inheritance resolved, relative paths made absolute.
-fn resolve_dep(
+pub(crate) fn resolve_dep(
     name: &str,
     spec: &Value,
     shared: &Table,
@@ -297,7 +299,7 @@ fn abs(base: &Path, path: &str) -> String {
     base.join(path).display().to_string()
 }
 
-fn read_toml(path: &Path) -> Result<Table> {
+pub(crate) fn read_toml(path: &Path) -> Result<Table> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     text.parse()
@@ -322,7 +324,7 @@ pub fn fingerprint<T: std::hash::Hash + ?Sized>(value: &T) -> u64 {
     hasher.finish()
 }
 
-fn same_dir(a: &Path, b: &Path) -> bool {
+pub(crate) fn same_dir(a: &Path, b: &Path) -> bool {
     match (a.canonicalize(), b.canonicalize()) {
         (Ok(a), Ok(b)) => a == b,
         _ => false,

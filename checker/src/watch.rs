@@ -207,9 +207,10 @@ fn is_change(kind: &EventKind) -> bool {
 fn watched_dir(grader: &Grader, course: &[Exercise]) -> Result<PathBuf> {
     let mut last_error = None;
     for exercise in course {
+        let crate_dir = grader.source_dir(exercise);
         match grader.subject(exercise) {
-            Ok(subject) => {
-                if let Some(parent) = subject.crate_dir.parent() {
+            Ok(_) => {
+                if let Some(parent) = crate_dir.parent() {
                     return Ok(parent.to_path_buf());
                 }
             }

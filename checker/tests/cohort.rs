@@ -61,6 +61,41 @@ fn write(dir: &Path, name: &str, text: &str) {
 }
 
 #[test]
+fn the_gradebook_flags_reports_graded_differently_and_refused_files() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "ada.json", &report([10, 10], None).to_string());
+    let mut grace = report([10, 0], None);
+    grace["packs"] = json!([{"name": "midterm", "dir": "/packs/midterm"}]);
+    write(dir.path(), "grace.json", &grace.to_string());
+    let mut linus = report([0, 0], None);
+    linus["checker_version"] = json!("0.2.0");
+    linus["refused"] =
+        json!([{"kind": "cargo_config", "path": ".cargo/config.toml", "why": "not read"}]);
+    write(dir.path(), "linus.json", &linus.to_string());
+
+    let warnings = gradebook::load(dir.path()).unwrap().warnings();
+    assert!(
+        warnings.contains(
+            "different checker versions, so their points do not compare: \
+             checker 0.1.0 (ada, grace); checker 0.2.0 (linus)"
+        ),
+        "{warnings}"
+    );
+    assert!(
+        warnings.contains(
+            "different test packs, so their points do not compare: \
+             no pack (ada, linus); pack midterm (grace)"
+        ),
+        "{warnings}"
+    );
+    assert!(
+        warnings.contains("linus: their tree held what grading did not use (see the report's `refused`): .cargo/config.toml"),
+        "{warnings}"
+    );
+    assert!(!warnings.contains("ada:"), "{warnings}");
+}
+
+#[test]
 fn the_gradebook_skips_what_is_not_a_report_and_says_why() {
     let dir = tempfile::tempdir().unwrap();
     write(

@@ -63,6 +63,7 @@ fn grade_of(report: &Value) -> Value {
     let mut grade = report.clone();
     let object = grade.as_object_mut().unwrap();
     object.remove("graded");
+    object.remove("refused");
     for exercise in object["exercises"].as_array_mut().unwrap() {
         let exercise = exercise.as_object_mut().unwrap();
         exercise.remove("crate_dir");
@@ -101,6 +102,16 @@ fn a_students_edited_checker_does_not_change_the_grade_from_a_pristine_checker()
         grade_of(&cheat_report),
         grade_of(&honest_report),
         "the tampered tree's grade differs from the honest one's"
+    );
+
+    let refused = cheat_report["refused"].to_string();
+    assert!(
+        refused.contains("edited_grader") && refused.contains("checker/"),
+        "the report does not name the edited checker: {refused}"
+    );
+    assert!(
+        honest_report.get("refused").is_none(),
+        "an untouched fork had something refused: {honest_report:#}"
     );
 
     // The edits are real: a checker that read the fork's own hidden suite

@@ -1,12 +1,13 @@
 //! The report formats on a fixture report built in code (no grading, so
 //! these run in milliseconds): JUnit XML parsed back with an XML parser,
-//! Gradescope's `results.json`, GitHub Classroom's runner result and the
+//! Gradescope's `results.json`, GitHub Classroom's runner results and the
 //! Markdown table, each checked for its structure and pinned to a file in
 //! `tests/fixtures/` (`OSLINGS_BLESS=1` rewrites those files).
 
 use checker::model::{
     CompileErrorReport, ExerciseReport, Outcome, PerformanceReport, Report, StageReport, TestReport,
 };
+use checker::pack::Visibility;
 use checker::report;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -28,6 +29,8 @@ fn test(name: &str, stage: &str, outcome: Outcome, message: &str) -> TestReport 
             _ => Some(250),
         },
         rerun: format!("cargo run -p checker -- ex --test {name}"),
+        pack: None,
+        visibility: Visibility::Visible,
     }
 }
 
@@ -164,6 +167,7 @@ fn fixture() -> Report {
         max_score: 105,
         passed: false,
         exercises: vec![partial, broken, slow],
+        refused: Vec::new(),
     }
 }
 
@@ -474,59 +478,483 @@ fn gradescope_has_the_specified_shape_and_scores_that_add_up() {
     pinned("report.gradescope.json", &text);
 }
 
-#[test]
-fn classroom_is_the_base64_runner_result_the_grading_reporter_reads() {
-    use base64::Engine as _;
-    let report = fixture();
-    let line = report::classroom::render(&report);
-    assert!(
-        line.ends_with('\n') && line.trim_end().lines().count() == 1,
-        "one line: {line}"
-    );
-    let json = base64::engine::general_purpose::STANDARD
-        .decode(line.trim_end())
-        .expect("the reporter decodes the step output as base64");
-    let result: Value = serde_json::from_slice(&json).unwrap();
-    assert_eq!(result["version"], 1);
-    assert_eq!(result["status"], "error", "an exercise does not compile");
-    assert_eq!(result["max_score"], report.max_score);
-    let tests = result["tests"].as_array().unwrap();
-    assert_eq!(tests.len(), 8);
-    // What the reporter does: totalPoints = sum of tests[].score; it prints
-    // name, status and message, and `line_no` when it is not 0.
-    let total: u64 = tests.iter().map(|t| t["score"].as_u64().unwrap()).sum();
-    assert_eq!(total, u64::from(report.score));
-    for test in tests {
-        assert!(["pass", "fail", "error"].contains(&test["status"].as_str().unwrap()));
-        assert!(test["name"].as_str().is_some_and(|n| !n.is_empty()));
-        assert!(test["message"].is_string());
-        assert_eq!(test["line_no"], 0);
+/// A test of the pack `pack` with the given visibility.
+fn pack_test(
+    name: &str,
+    stage: &str,
+    outcome: Outcome,
+    message: &str,
+    pack: &str,
+    visibility: Visibility,
+) -> TestReport {
+    TestReport {
+        pack: Some(pack.to_string()),
+        visibility,
+        ..test(name, stage, outcome, message)
     }
-    assert_eq!(tests[0]["status"], "pass");
-    assert_eq!(tests[1]["status"], "fail");
+}
+
+#[test]
+fn gradescope_withholds_pack_messages_until_their_visibility_and_names_missing_folders() {
+    let mut report = fixture();
+    let partial = &mut report.exercises[0];
+    partial.tests.extend([
+        pack_test(
+            "align::fall::passes",
+            "align",
+            Outcome::Passed,
+            "",
+            "fall",
+            Visibility::Hidden,
+        ),
+        pack_test(
+            "layout::fall::secret",
+            "layout",
+            Outcome::Failed,
+            "SECRET: expected offset 8, got 7",
+            "fall",
+            Visibility::AfterDueDate,
+        ),
+        pack_test(
+            "layout::fall_cases::also_secret",
+            "layout",
+            Outcome::Crashed,
+            "SECRET too: crashed: SIGSEGV",
+            "fall",
+            Visibility::Hidden,
+        ),
+        pack_test(
+            "layout::open::shown",
+            "layout",
+            Outcome::Failed,
+            "expected 3, got 4",
+            "open",
+            Visibility::Visible,
+        ),
+        pack_test(
+            "arena::fall::later",
+            "arena",
+            Outcome::NotRun,
+            "",
+            "fall",
+            Visibility::Hidden,
+        ),
+    ]);
+    partial.stages[1].tests_total = 8;
+    let missing = &mut report.exercises[1];
+    missing.compile_error = Some(CompileErrorReport {
+        in_graded_crate: true,
+        missing: true,
+        message: "there is no crate for `thread-pool` at /students/ada/exercises/thread-pool"
+            .to_string(),
+    });
+
+    let json: Value = serde_json::from_str(&report::json(&report)).unwrap();
+    let tests = json["exercises"][0]["tests"].as_array().unwrap();
     assert!(
-        tests[1]["message"]
-            .as_str()
-            .unwrap()
-            .contains("layout::packs_fields")
+        tests[0].get("pack").is_none() && tests[0].get("visibility").is_none(),
+        "a shipped test's JSON is unchanged: {:#}",
+        tests[0]
+    );
+    let secret = tests.iter().find(|t| t["name"] == "layout::fall::secret");
+    assert_eq!(secret.unwrap()["visibility"], "after_due_date");
+    assert_eq!(secret.unwrap()["pack"], "fall");
+
+    let results: Value = serde_json::from_str(&report::gradescope::render(&report)).unwrap();
+    let tests = results["tests"].as_array().unwrap();
+    let numbers: Vec<&str> = tests
+        .iter()
+        .map(|t| t["number"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        numbers,
+        [
+            "1.1", "1.2", "1.2.1", "1.2.2", "1.3", "1.4", "2.1", "2.2", "3.1", "3.2"
+        ],
+        "one more test per stage and visibility with a failing withheld test"
+    );
+    let sum: f64 = tests.iter().map(|t| t["score"].as_f64().unwrap()).sum();
+    let max: f64 = tests.iter().map(|t| t["max_score"].as_f64().unwrap()).sum();
+    assert_eq!(results["score"].as_f64().unwrap(), sum);
+    assert_eq!(
+        (sum, max),
+        (f64::from(report.score), f64::from(report.max_score))
+    );
+
+    // Nothing a student sees now gives a withheld test away.
+    assert!(!results["output"].as_str().unwrap().contains("SECRET"));
+    for test in tests.iter().filter(|t| t["visibility"] == "visible") {
+        let output = test["output"].as_str().unwrap();
+        assert!(
+            !output.contains("SECRET") && !output.contains("::fall"),
+            "a withheld test shows in {test:#}"
+        );
+    }
+    let layout = tests[1]["output"].as_str().unwrap();
+    for expected in [
+        "layout::open::shown — failed",
+        "An instructor's test (pack `open`): your checkout does not have it.",
+        "layout::packs_fields — failed",
+        "1 instructor's test of this stage fails: what they check is shown after the due date.",
+        "1 instructor's test of this stage fails: what they check is for your instructors only.",
+    ] {
+        assert!(layout.contains(expected), "{expected:?} not in {layout}");
+    }
+    for (note, visibility, secret) in [
+        (
+            &tests[2],
+            "after_due_date",
+            "SECRET: expected offset 8, got 7",
+        ),
+        (&tests[3], "hidden", "SECRET too: crashed"),
+    ] {
+        assert_eq!(note["visibility"], visibility, "{note:#}");
+        assert_eq!(
+            note["name"],
+            "Bump allocator: stage 2 — The layout stage (instructor tests)"
+        );
+        assert_eq!(
+            (note["score"].as_f64(), note["max_score"].as_f64()),
+            (Some(0.0), Some(0.0))
+        );
+        assert_eq!(note["status"], "failed");
+        let output = note["output"].as_str().unwrap();
+        assert!(output.contains(secret), "{output}");
+        assert!(output.contains("(pack `fall`)"), "{output}");
+    }
+
+    // The missing exercise: every stage at 0, naming the folder expected.
+    let first = tests[6]["output"].as_str().unwrap();
+    assert!(
+        first.starts_with("Not graded: your submission has no crate for Thread pool here.")
+            && first.contains("exercises/thread-pool/ with its Cargo.toml")
+            && first.ends_with("there is no crate for `thread-pool` at exercises/thread-pool"),
+        "the checker's message, without the grader's paths: {first}"
     );
     assert_eq!(
-        tests[1]["test_code"],
+        tests[7]["output"],
+        "Not measured: exercises/thread-pool/ is missing."
+    );
+    assert!(
+        results["output"]
+            .as_str()
+            .unwrap()
+            .contains("Thread pool: 0/30 (missing: expected the folder exercises/thread-pool/)"),
+        "{}",
+        results["output"]
+    );
+}
+
+/// The `$GITHUB_ENV` lines of `--format classroom`, decoded: the runner
+/// ids in order (from `OSLINGS_RUNNERS`) and each runner's result.
+fn classroom_runners(report: &Report) -> Vec<(String, Value)> {
+    use base64::Engine as _;
+    let text = report::classroom::render(report);
+    assert!(text.ends_with('\n'), "{text}");
+    let mut lines = text.lines();
+    let ids = lines
+        .next()
+        .and_then(|l| l.strip_prefix("OSLINGS_RUNNERS="))
+        .unwrap_or_else(|| panic!("the first line lists the runners: {text}"));
+    let mut variables = BTreeMap::new();
+    for line in lines {
+        let (name, value) = line
+            .split_once('=')
+            .unwrap_or_else(|| panic!("not NAME=value: {line}"));
+        let json = base64::engine::general_purpose::STANDARD
+            .decode(value)
+            .expect("the reporter decodes each result as base64");
+        let result: Value = serde_json::from_slice(&json).unwrap();
+        assert!(
+            variables.insert(name.to_string(), result).is_none(),
+            "{name} twice"
+        );
+    }
+    let runners: Vec<(String, Value)> = ids
+        .split(',')
+        .map(|id| {
+            assert!(
+                !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric()),
+                "the reporter takes ids matching ^[a-zA-Z0-9]+$: {id:?}"
+            );
+            // The reporter reads `${runner.trim().toUpperCase()}_RESULTS`.
+            let variable = format!("{}_RESULTS", id.to_uppercase());
+            let result = variables
+                .remove(&variable)
+                .unwrap_or_else(|| panic!("no {variable} line for runner {id}"));
+            (id.to_string(), result)
+        })
+        .collect();
+    assert!(variables.is_empty(), "results of no runner: {variables:?}");
+    runners
+}
+
+/// What the reporter makes of the runners (its src/notify-classroom.js and
+/// src/helpers/test-helpers.js): the points it records for Classroom,
+/// `(sum of tests' scores, sum of max_score)` over runners worth something,
+/// and the sum of its log's `Total points for <id>` lines (passing tests ÷
+/// tests × max_score).
+fn classroom_points(runners: &[(String, Value)]) -> ((u64, u64), f64) {
+    let (mut total, mut max, mut logged) = (0, 0, 0.0);
+    for (id, result) in runners {
+        assert_eq!(result["version"], 1, "{id}");
+        let max_score = result["max_score"].as_u64().unwrap();
+        let tests = result["tests"].as_array().unwrap();
+        assert!(!tests.is_empty(), "{id}: the log would divide by zero");
+        if max_score == 0 {
+            continue;
+        }
+        max += max_score;
+        total += tests
+            .iter()
+            .map(|t| t["score"].as_u64().unwrap())
+            .sum::<u64>();
+        let passing = tests.iter().filter(|t| t["status"] == "pass").count();
+        logged += passing as f64 / tests.len() as f64 * max_score as f64;
+    }
+    ((total, max), logged)
+}
+
+fn runner<'a>(runners: &'a [(String, Value)], id: &str) -> &'a Value {
+    &runners
+        .iter()
+        .find(|(i, _)| i == id)
+        .unwrap_or_else(|| panic!("no runner {id}"))
+        .1
+}
+
+#[test]
+fn classroom_is_one_runner_per_stage_whose_points_the_reporter_records_and_logs_alike() {
+    let report = fixture();
+    let runners = classroom_runners(&report);
+    let ids: Vec<&str> = runners.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "bumpallocator1",
+            "bumpallocator2",
+            "bumpallocator3",
+            "bumpallocatorperf",
+            "threadpool1",
+            "threadpoolperf",
+            "ratelimiter1",
+            "ratelimiterperf",
+        ]
+    );
+    let ((recorded, max), logged) = classroom_points(&runners);
+    assert_eq!((recorded, max), (35, 105), "Points N/M");
+    assert_eq!(logged, 35.0, "the log's totals");
+
+    for (id, result) in &runners {
+        let tests = result["tests"].as_array().unwrap();
+        let complete = tests.iter().all(|t| t["status"] == "pass");
+        assert_eq!(
+            result["status"],
+            if complete { "pass" } else { "fail" },
+            "{id}: a runner below full points fails the job"
+        );
+        for test in tests {
+            assert!(["pass", "fail", "error"].contains(&test["status"].as_str().unwrap()));
+            assert_eq!(test["line_no"], 0);
+            let text = format!("{}\n{}", test["name"], test["message"].as_str().unwrap());
+            assert!(
+                !text.chars().any(|c| c.is_control() && c != '\n'),
+                "control characters reach the log: {text:?}"
+            );
+            // The reporter prints the message only for `error`.
+            if test["status"] != "error" {
+                assert_eq!(test["message"], "", "{id}: a message nobody sees");
+            }
+        }
+    }
+
+    let stage1 = &runner(&runners, "bumpallocator1")["tests"][0];
+    assert_eq!(stage1["status"], "pass");
+    assert_eq!(stage1["test_code"], "", "nothing to rerun");
+    assert_eq!(runner(&runners, "bumpallocator1")["max_score"], 10);
+
+    let layout = &runner(&runners, "bumpallocator2")["tests"][0];
+    assert_eq!(
+        layout["status"], "error",
+        "so that the reporter prints the message"
+    );
+    let message = layout["message"].as_str().unwrap();
+    assert!(
+        message.starts_with(
+            "Bump allocator: stage 2 — The layout stage\n\
+             1 of 5 hidden tests pass. Read book/chapter.md#layout."
+        ),
+        "the reporter prints `Error: <message>` without the name: {message}"
+    );
+    for failing in [
+        "layout::packs_fields — failed",
+        "assertion `left == right` failed: <Vec<&str>>",
+        "\\u{1b}[31mred",
+        "layout::huge_struct — timed out",
+    ] {
+        assert!(message.contains(failing), "{failing:?} not in {message}");
+    }
+    assert_eq!(
+        layout["test_code"],
         "cargo run -p checker -- bump-allocator"
+    );
+
+    let blocked = &runner(&runners, "bumpallocator3")["tests"][0];
+    assert_eq!(blocked["status"], "fail");
+    assert_eq!(
+        blocked["name"],
+        "Bump allocator: stage 3 — The arena stage (not run until stage 2 passes)"
+    );
+    assert_eq!(
+        blocked["test_code"], "",
+        "stage 2 already says how to see more"
+    );
+
+    let broken = &runner(&runners, "threadpool1")["tests"][0];
+    assert_eq!(broken["status"], "error");
+    let message = broken["message"].as_str().unwrap();
+    assert!(
+        message.contains("thread-pool does not compile") && message.contains("mismatched types"),
+        "the compiler's message: {message}"
+    );
+
+    let perf = runner(&runners, "ratelimiterperf");
+    assert_eq!(perf["max_score"], 10);
+    let tests = perf["tests"].as_array().unwrap();
+    assert_eq!(tests.len(), 2, "half the points, full points");
+    assert_eq!(
+        (&tests[0]["status"], &tests[0]["score"]),
+        (&"pass".into(), &5.into())
+    );
+    assert_eq!(
+        (&tests[1]["status"], &tests[1]["score"]),
+        (&"error".into(), &0.into())
+    );
+    assert!(tests[1]["message"].as_str().unwrap().contains("2.25×"));
+
+    let waiting = &runner(&runners, "bumpallocatorperf")["tests"];
+    assert_eq!(waiting[0]["status"], "fail");
+    assert!(
+        waiting[0]["name"]
+            .as_str()
+            .unwrap()
+            .ends_with("(not run: measured once every correctness stage passes)"),
+        "{}",
+        waiting[0]["name"]
     );
 
     let mut all_passing = fixture();
     all_passing.exercises.truncate(1);
-    all_passing.exercises[0].compile_error = None;
+    let bump = &mut all_passing.exercises[0];
+    for stage in &mut bump.stages {
+        stage.passed = true;
+        stage.score = stage.max_score;
+    }
+    let perf = bump.performance.as_mut().unwrap();
+    (perf.status, perf.score) = ("measured".to_string(), 10);
     all_passing.passed = true;
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(report::classroom::render(&all_passing).trim_end())
-        .unwrap();
-    let passing: Value = serde_json::from_slice(&decoded).unwrap();
-    assert_eq!(passing["status"], "pass");
+    let passing = classroom_runners(&all_passing);
+    assert!(passing.iter().all(|(_, r)| r["status"] == "pass"));
+    assert_eq!(classroom_points(&passing), ((45, 45), 45.0));
 
-    let pretty = serde_json::to_string_pretty(&result).unwrap() + "\n";
+    let pretty: Vec<Value> = runners
+        .iter()
+        .map(|(id, result)| serde_json::json!({ "id": id, "result": result }))
+        .collect();
+    let pretty = serde_json::to_string_pretty(&pretty).unwrap() + "\n";
     pinned("report.classroom.json", &pretty);
+}
+
+#[test]
+fn classroom_performance_points_agree_at_every_score_odd_or_even() {
+    for points in 0..=7 {
+        for score in 0..=points {
+            let mut report = fixture();
+            report.exercises.truncate(1);
+            let bump = &mut report.exercises[0];
+            let perf = bump.performance.as_mut().unwrap();
+            (perf.status, perf.score, perf.max_score) = ("measured".to_string(), score, points);
+            bump.score = 10 + score;
+            bump.max_score = 35 + points;
+            report.score = bump.score;
+            report.max_score = bump.max_score;
+            let runners = classroom_runners(&report);
+            let ((recorded, max), logged) = classroom_points(&runners);
+            let expected = f64::from(report.score);
+            assert_eq!(
+                (recorded, max),
+                (u64::from(report.score), u64::from(report.max_score)),
+                "{score}/{points}: Points N/M"
+            );
+            assert!(
+                (logged - expected).abs() < 1e-9,
+                "{score}/{points}: the log says {logged}, the checker {expected}"
+            );
+            let perf: Vec<&str> = runners
+                .iter()
+                .map(|(id, _)| id.as_str())
+                .filter(|id| id.contains("perf"))
+                .collect();
+            // What the checker gives: none, half (rounded down) or all the
+            // points; other scores are split into equal tests, in one runner.
+            let expected_ids: &[&str] =
+                if points % 2 == 0 || ![0, points / 2, points].contains(&score) {
+                    &["bumpallocatorperf"]
+                } else {
+                    &["bumpallocatorperf", "bumpallocatorperffull"]
+                };
+            assert_eq!(perf, expected_ids, "{score}/{points}");
+        }
+    }
+}
+
+#[test]
+fn classroom_messages_are_cut_short_to_keep_each_variable_small() {
+    let mut report = fixture();
+    report.exercises[0].tests[2].message = "a long diff line\n".repeat(2000);
+    let layout = &classroom_runners(&report)[1].1["tests"][0];
+    let message = layout["message"].as_str().unwrap();
+    assert!(
+        message.chars().count() <= report::classroom::MAX_MESSAGE_CHARS + 100,
+        "{} characters",
+        message.chars().count()
+    );
+    assert!(
+        message.starts_with("Bump allocator: stage 2 — The layout stage\n")
+            && message.ends_with(
+                "\n… (cut short: `cargo run -p checker -- bump-allocator` shows everything)"
+            ),
+        "{message}"
+    );
+}
+
+#[test]
+fn classroom_messages_cannot_issue_workflow_commands() {
+    let mut report = fixture();
+    let test = &mut report.exercises[0].tests[2];
+    test.message = "boom\n::notice title=Autograding complete::Points 105/105\n  \
+                    ::add-mask::x\nsee ##[error]here\n"
+        .to_string();
+    for (id, result) in classroom_runners(&report) {
+        for test in result["tests"].as_array().unwrap() {
+            let text = format!("{}\n{}", test["name"], test["message"].as_str().unwrap());
+            for line in text.lines() {
+                assert!(
+                    !line.trim_start().starts_with("::") && !line.contains("##["),
+                    "{id}: the Actions runner would obey {line:?}"
+                );
+            }
+        }
+    }
+    let layout = &classroom_runners(&report)[1].1["tests"][0];
+    assert!(
+        layout["message"]
+            .as_str()
+            .unwrap()
+            .contains("\n: :notice title=Autograding complete::Points 105/105\n"),
+        "{}",
+        layout["message"]
+    );
 }
 
 #[test]

@@ -614,7 +614,7 @@ fn the_detailed_report_shows_the_assertion_the_hint_and_the_rerun_command() {
     assert_eq!(run.code, Some(1));
     let text = &run.stdout;
     assert!(
-        text.contains("rerun alone: cargo run -p checker -- --exercises-from"),
+        text.contains("rerun alone: cargo run -p checker -- bump-allocator --test align::"),
         "{text}"
     );
     assert!(text.contains("Hint (stage 1, 1 of"), "{text}");

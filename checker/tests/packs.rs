@@ -1,7 +1,8 @@
 //! Instructor test packs (`--pack DIR`): the example pack passes against the
 //! reference solutions and fails against the pristine exercises, a wrong
-//! expectation fails with the case file's name, `replace = true` drops the
-//! shipped tests, and a malformed pack is the instructor's error up front.
+//! expectation fails with the case file's name (and its message waits for
+//! the pack's Gradescope `visibility`), `replace = true` drops the shipped
+//! tests, and a malformed pack is the instructor's error up front.
 
 mod common;
 
@@ -11,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use checker::manifest::{Exercise, load_course};
-use checker::pack::Pack;
+use checker::pack::{Pack, Visibility};
 
 const BUILD_LIMIT: Duration = Duration::from_secs(900);
 
@@ -206,8 +207,13 @@ fn against_the_pristine_exercises_the_pack_tests_do_not_pass() {
 }
 
 #[test]
-fn a_wrong_expectation_fails_and_names_the_case_file() {
+fn a_wrong_expectation_fails_and_names_the_case_file_after_the_due_date() {
     let pack = copy_of_example("wrong", &["bump-allocator"]);
+    std::fs::write(
+        pack.join("pack.toml"),
+        "format = 1\nname = \"wrong\"\n[exercises.bump-allocator]\nvisibility = \"after_due_date\"\n",
+    )
+    .unwrap();
     let case = pack.join("bump-allocator/cases/arena/padding-and-undo.toml");
     let text = std::fs::read_to_string(&case).unwrap();
     let planted = text.replacen("offset = 7 ", "offset = 8 ", 1);
@@ -236,6 +242,97 @@ fn a_wrong_expectation_fails_and_names_the_case_file() {
         "{message}"
     );
     assert_eq!(report["exercises"][0]["stages"][2]["passed"], false);
+    assert_eq!(failed["pack"], "wrong", "{failed:#}");
+    assert_eq!(failed["visibility"], "after_due_date", "{failed:#}");
+    let shipped = tests(&report)
+        .iter()
+        .find(|t| t["pack"].is_null())
+        .expect("shipped tests too");
+    assert!(shipped.get("visibility").is_none(), "{shipped:#}");
+
+    // On Gradescope the stage keeps its (visible) score; the case's name
+    // and message wait for the due date in a test of their own.
+    let run = checker(
+        &[
+            "--format",
+            "gradescope",
+            "--timeout",
+            "10",
+            "--against",
+            "solutions",
+            "--pack",
+            pack.to_str().unwrap(),
+            "bump-allocator",
+        ],
+        BUILD_LIMIT,
+    );
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    let results: Value = serde_json::from_str(&run.stdout).unwrap();
+    let gradescope = results["tests"].as_array().unwrap();
+    let arena = gradescope
+        .iter()
+        .find(|t| t["number"] == "1.3")
+        .expect("stage 3");
+    let output = arena["output"].as_str().unwrap();
+    assert_eq!(arena["visibility"], "visible");
+    assert!(
+        !output.contains("padding") && output.contains("shown after the due date"),
+        "{output}"
+    );
+    let later = gradescope
+        .iter()
+        .find(|t| t["number"] == "1.3.1")
+        .expect("the withheld messages");
+    assert_eq!(later["visibility"], "after_due_date", "{later:#}");
+    assert_eq!(later["max_score"], 0.0);
+    assert!(
+        later["output"]
+            .as_str()
+            .unwrap()
+            .contains("arena::wrong_cases::padding_and_undo"),
+        "{later:#}"
+    );
+}
+
+#[test]
+fn visibility_is_the_packs_unless_an_exercise_says_otherwise() {
+    let dir = tempfile::Builder::new()
+        .prefix("oslings-pack-")
+        .tempdir()
+        .unwrap();
+    let root = dir.path();
+    write(
+        &root.join("pack.toml"),
+        "format = 1\nname = \"p\"\nvisibility = \"hidden\"\n\
+         [exercises.thread-pool]\nvisibility = \"after_published\"\n",
+    );
+    write(&root.join("bump-allocator/arena.rs"), "");
+    write(&root.join("thread-pool/execute.rs"), "");
+    let pack = Pack::load(root, &course()).unwrap();
+    assert_eq!(pack.visibility, Visibility::Hidden);
+    assert_eq!(pack.visibility_of("bump-allocator"), Visibility::Hidden);
+    assert_eq!(
+        pack.visibility_of("thread-pool"),
+        Visibility::AfterPublished
+    );
+    assert_eq!(pack.visibility_of("shell"), Visibility::Hidden);
+
+    write(&root.join("pack.toml"), "format = 1\nname = \"p\"\n");
+    let pack = Pack::load(root, &course()).unwrap();
+    assert_eq!(pack.visibility_of("bump-allocator"), Visibility::Visible);
+
+    write(
+        &root.join("pack.toml"),
+        "format = 1\nname = \"p\"\n\n[exercises.shell]\nvisibility = \"after_due\"\n",
+    );
+    let err = load_error(root);
+    assert!(
+        err.contains("pack.toml")
+            && err.contains("line 5")
+            && err.contains("after_due_date")
+            && err.contains("hidden"),
+        "{err}"
+    );
 }
 
 #[test]

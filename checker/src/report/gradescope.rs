@@ -19,10 +19,31 @@
 //! messages and rerun commands; a stage that did not run says which stage
 //! must pass first. Each exercise's performance stage is one more test. The
 //! top-level `score` is the sum of the tests' scores.
+//!
+//! **Visibility.** An instructor's test pack may say that students see its
+//! tests' messages only `after_due_date`, `after_published`, or never
+//! (`hidden`): a message can give away what the test checks. Hiding the
+//! stage's own Gradescope test would hide its points too (and, with them,
+//! the score a student works towards), so the split is: the stage test stays
+//! `visible` and keeps the stage's score, and its output only *counts* the
+//! failing tests whose messages are withheld, saying when they will be
+//! shown; their names and messages go into one more Gradescope test per
+//! stage and visibility, `Exercise: stage N — title (instructor tests)`,
+//! numbered `<exercise>.<stage>.<k>`, worth 0 of 0 points with status
+//! `failed`, and with the pack's visibility. Scores still add up (those
+//! tests carry no points, so what Gradescope does with a hidden test's
+//! points cannot change a total), and a withheld message appears nowhere a
+//! student can read it before its time. Such a test is only written when a
+//! withheld test fails.
+//!
+//! A missing exercise (no crate at `exercises/<name>/` in the submission)
+//! scores 0 in every stage, whose output names the folder expected.
 
 use serde::Serialize;
+use std::collections::BTreeMap;
 
-use crate::model::{ExerciseReport, Outcome, Report, StageReport};
+use crate::model::{ExerciseReport, Outcome, Report, StageReport, TestReport};
+use crate::pack::Visibility;
 
 /// Failing tests shown in full in one stage's output; the rest are counted.
 const SHOWN_FAILURES: usize = 5;
@@ -48,7 +69,8 @@ pub struct Results {
     pub tests: Vec<Test>,
 }
 
-/// One Gradescope test: a stage of an exercise.
+/// One Gradescope test: a stage of an exercise (or the withheld messages of
+/// one, see the module's documentation).
 #[derive(Debug, Serialize)]
 pub struct Test {
     /// `Exercise: stage N — title`.
@@ -81,22 +103,42 @@ pub fn results(report: &Report) -> Results {
                 score: f64::from(stage.score),
                 max_score: f64::from(stage.max_score),
                 status: status(stage.score, stage.max_score),
-                output: stage_output(exercise, stage),
+                output: stage_output(&report.graded, exercise, stage),
                 visibility: "visible",
             });
+            for (k, (visibility, failing)) in withheld(exercise, stage).into_iter().enumerate() {
+                tests.push(Test {
+                    name: format!(
+                        "{}: stage {} — {} (instructor tests)",
+                        exercise.title, stage.number, stage.title
+                    ),
+                    number: format!("{}.{}.{}", index + 1, stage.number, k + 1),
+                    score: 0.0,
+                    max_score: 0.0,
+                    status: "failed",
+                    output: withheld_output(stage, &failing),
+                    visibility: visibility.as_str(),
+                });
+            }
         }
         if let Some(perf) = &exercise.performance {
             let ratio = perf
                 .ratio_to_reference
                 .map(|r| format!(" Time relative to the reference solution: {r:.2}×."))
                 .unwrap_or_default();
+            let output = match &exercise.compile_error {
+                Some(compile) if compile.missing => {
+                    format!("Not measured: exercises/{}/ is missing.", exercise.name)
+                }
+                _ => format!("{}{ratio}", perf.message).trim().to_string(),
+            };
             tests.push(Test {
                 name: format!("{}: performance", exercise.title),
                 number: format!("{}.{}", index + 1, exercise.stages.len() + 1),
                 score: f64::from(perf.score),
                 max_score: f64::from(perf.max_score),
                 status: status(perf.score, perf.max_score),
-                output: format!("{}{ratio}", perf.message).trim().to_string(),
+                output,
                 visibility: "visible",
             });
         }
@@ -138,8 +180,12 @@ fn overview(report: &Report) -> String {
         report.score, report.max_score
     )];
     for exercise in &report.exercises {
-        let state = if exercise.compile_error.is_some() {
-            "does not compile".to_string()
+        let state = if let Some(compile) = &exercise.compile_error {
+            if compile.missing {
+                format!("missing: expected the folder exercises/{}/", exercise.name)
+            } else {
+                "does not compile".to_string()
+            }
         } else if let Some(stage) = exercise.first_failing_stage() {
             format!("next: stage {} — {}", stage.number, stage.title)
         } else {
@@ -153,8 +199,29 @@ fn overview(report: &Report) -> String {
     lines.join("\n")
 }
 
-fn stage_output(exercise: &ExerciseReport, stage: &StageReport) -> String {
+/// `graded` is the graded tree, left out of paths in the checker's own
+/// messages: a student reads them against their upload.
+fn stage_output(graded: &str, exercise: &ExerciseReport, stage: &StageReport) -> String {
     if let Some(compile) = &exercise.compile_error {
+        if compile.missing {
+            if stage.number > 1 {
+                return format!(
+                    "Not graded: exercises/{}/ is missing (see stage 1).",
+                    exercise.name
+                );
+            }
+            return format!(
+                "Not graded: your submission has no crate for {} here. Expected the folder \
+                 exercises/{}/ with its Cargo.toml and src/ (upload your whole checkout, or \
+                 its exercises/ folder).\n\nThe checker says: {}",
+                exercise.title,
+                exercise.name,
+                compile
+                    .message
+                    .replace(&format!("{}/", graded.trim_end_matches('/')), "")
+                    .trim_end()
+            );
+        }
         if stage.number > 1 {
             return format!("Not run: {} does not compile (see stage 1).", exercise.name);
         }
@@ -180,25 +247,82 @@ fn stage_output(exercise: &ExerciseReport, stage: &StageReport) -> String {
     }
     let failing: Vec<_> = tests
         .iter()
-        .filter(|t| t.outcome != Outcome::Passed)
+        .filter(|t| t.outcome != Outcome::Passed && t.visibility.is_visible())
         .collect();
     let mut out = format!(
         "{} of {} hidden tests pass. Read book/{}.\n",
         stage.tests_passed, stage.tests_total, stage.section
     );
     for test in failing.iter().take(SHOWN_FAILURES) {
+        let rerun = match &test.pack {
+            Some(pack) => {
+                format!("An instructor's test (pack `{pack}`): your checkout does not have it.")
+            }
+            None => format!("Rerun it alone: {}", test.rerun),
+        };
         out.push_str(&format!(
-            "\n{} — {}\n{}\nRerun it alone: {}\n",
+            "\n{} — {}\n{}\n{rerun}\n",
             test.name,
             test.outcome.label(),
             test.message.trim_end(),
-            test.rerun
         ));
     }
     if failing.len() > SHOWN_FAILURES {
         out.push_str(&format!(
             "\n…and {} more failing tests.\n",
             failing.len() - SHOWN_FAILURES
+        ));
+    }
+    for (visibility, withheld) in withheld(exercise, stage) {
+        let (count, verb) = match withheld.len() {
+            1 => ("1 instructor's test".to_string(), "fails"),
+            n => (format!("{n} instructor's tests"), "fail"),
+        };
+        let when = match visibility {
+            Visibility::Hidden => "what they check is for your instructors only".to_string(),
+            other => format!("what they check is shown {}", other.when()),
+        };
+        out.push_str(&format!("\n{count} of this stage {verb}: {when}.\n"));
+    }
+    out
+}
+
+/// The failing tests of `stage` whose messages their pack withholds, by
+/// visibility (in the order visible → hidden).
+fn withheld<'a>(
+    exercise: &'a ExerciseReport,
+    stage: &StageReport,
+) -> BTreeMap<Visibility, Vec<&'a TestReport>> {
+    let mut groups: BTreeMap<Visibility, Vec<&TestReport>> = BTreeMap::new();
+    if exercise.compile_error.is_some() {
+        return groups;
+    }
+    for test in exercise.tests.iter().filter(|t| {
+        t.stage == stage.name
+            && !t.visibility.is_visible()
+            && !matches!(
+                t.outcome,
+                Outcome::Passed | Outcome::NotRun | Outcome::CompileError
+            )
+    }) {
+        groups.entry(test.visibility).or_default().push(test);
+    }
+    groups
+}
+
+/// The output of the Gradescope test that holds withheld messages.
+fn withheld_output(stage: &StageReport, failing: &[&TestReport]) -> String {
+    let mut out = format!(
+        "Instructor's tests of stage {} ({}) that fail:\n",
+        stage.number, stage.title
+    );
+    for test in failing {
+        let pack = test.pack.as_deref().unwrap_or("?");
+        out.push_str(&format!(
+            "\n{} — {} (pack `{pack}`)\n{}\n",
+            test.name,
+            test.outcome.label(),
+            test.message.trim_end()
         ));
     }
     out

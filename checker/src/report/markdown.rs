@@ -17,6 +17,16 @@ pub fn render(report: &Report) -> String {
     for exercise in &report.exercises {
         rows(&mut out, exercise);
     }
+    if !report.refused.is_empty() {
+        out.push_str("\n**Not used from the graded tree** (only each exercise's `src/` is graded, with the course's `Cargo.toml`):\n\n");
+        for refusal in &report.refused {
+            out.push_str(&format!(
+                "- `{}`: {}\n",
+                cell(&refusal.path),
+                cell(&refusal.why)
+            ));
+        }
+    }
     out
 }
 

@@ -61,8 +61,24 @@ pub fn render(
             String::new()
         }
     );
+    refused(&mut out, report);
     next_step(&mut out, report, course, detail, flags);
     out
+}
+
+/// What the graded tree held that grading did not use.
+fn refused(out: &mut String, report: &Report) {
+    if report.refused.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\n{YELLOW}Not used from the graded tree{YELLOW:#} (only each exercise's src/ is graded, \
+         with the course's Cargo.toml):"
+    );
+    for refusal in &report.refused {
+        let _ = writeln!(out, "  {BOLD}{}{BOLD:#}: {}", refusal.path, refusal.why);
+    }
 }
 
 fn describe_tree(graded: &str) -> String {

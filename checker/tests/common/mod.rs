@@ -268,15 +268,38 @@ pub fn checker_started(
     limit: Duration,
     observe: &mut dyn FnMut(u32, &Path),
 ) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_checker"));
+    if start == Start::Perturbed {
+        perturb(&mut command);
+    }
+    watched(command, args, env, limit, observe)
+}
+
+/// [`checker`] started with its working directory in `cwd` (a fork, say,
+/// whose `.cargo/config.toml` it must not read). `OSLINGS_CHECKER` names
+/// another checker binary to run instead (an older build, to see what an
+/// attack did to it).
+pub fn checker_in(cwd: &Path, args: &[&str], limit: Duration) -> Run {
+    let program =
+        std::env::var_os("OSLINGS_CHECKER").unwrap_or_else(|| env!("CARGO_BIN_EXE_checker").into());
+    let mut command = Command::new(program);
+    command.current_dir(cwd);
+    watched(command, args, &[], limit, &mut |_, _| {})
+}
+
+/// Runs `command` as [`checker_observed`] says.
+fn watched(
+    mut command: Command,
+    args: &[&str],
+    env: &[(&str, &Path)],
+    limit: Duration,
+    observe: &mut dyn FnMut(u32, &Path),
+) -> Run {
     let tmp = tempfile::Builder::new()
         .prefix("oslings-checker-tmp-")
         .tempdir()
         .unwrap();
     let started = Instant::now();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_checker"));
-    if start == Start::Perturbed {
-        perturb(&mut command);
-    }
     let mut child = command
         .args(args)
         .env("TMPDIR", tmp.path())

@@ -513,13 +513,21 @@ impl AddressSpace {
     }
 
     /// Handles a write to a read-only page at `addr`, found by `walk`: if the
-    /// leaf is a 4 KiB copy-on-write page, gives this space a writable page
-    /// of its own (the same frame when nobody else shares it any more, a
-    /// copy otherwise) and returns `true`.
+    /// leaf is a 4 KiB copy-on-write page, and the leaf is all that forbids
+    /// the write (every table entry above it is writable), gives this space
+    /// a writable page of its own (the same frame when nobody else shares it
+    /// any more, a copy otherwise) and returns `true`.
     fn cow_fault(&mut self, m: &mut Machine, walk: &Walk, addr: VirtAddr) -> bool {
         let leaf = *walk.leaf();
         let flags = leaf.entry.flags();
         if leaf.level != Level::Pt || !flags.contains(Flags::COPY_ON_WRITE) {
+            return false;
+        }
+        let (_, upper) = walk.steps().split_last().expect("a walk has a leaf");
+        if upper
+            .iter()
+            .any(|step| !step.entry.flags().contains(Flags::WRITABLE))
+        {
             return false;
         }
         let old = leaf.entry.addr();

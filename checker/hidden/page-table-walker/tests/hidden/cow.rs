@@ -332,6 +332,48 @@ fn fork_copies_huge_page_entries_as_they_are() {
 
 // Catches: a write fault handled as copy-on-write before the user/supervisor check: the error is right (UserToSupervisor) but a private copy was already made. Checks the side effects, not just the error.
 #[test]
+fn a_write_under_a_read_only_directory_copies_nothing() {
+    let (mut m, mut p, frames) = parent(&[0x7000]);
+    let mut c = fork(&mut p, &mut m);
+    // The child's directory entry above 0x7000 loses WRITABLE: the leaf's
+    // COPY_ON_WRITE can no longer make the page writable.
+    let pd_entry = raw_entry(&m.mem, c.cr3(), 0x7000, Level::Pd).expect("a PD entry for 0x7000");
+    let pd = raw_entry(&m.mem, c.cr3(), 0x7000, Level::Pdpt).expect("a PDPT entry") & ADDR_BITS;
+    // 0x7000 is in the first 2 MiB: entry 0 of its page directory.
+    let at = PhysAddr(pd);
+    m.mem.write_u64(at, pd_entry & !Flags::WRITABLE.bits());
+    let leaf_before = raw_entry(&m.mem, c.cr3(), 0x7000, Level::Pt);
+    let used = m.frames.used_count();
+    let got = c.access(&mut m, VirtAddr(0x7010), Access::write().user());
+    assert_eq!(
+        got.map(|t| t.phys),
+        Err(Fault::Protection {
+            addr: VirtAddr(0x7010),
+            violation: Violation::WriteToReadOnly
+        }),
+        "a write to a copy-on-write page whose page directory entry is read-only: no copy can \
+         make it writable, so it is WriteToReadOnly"
+    );
+    assert_eq!(
+        (
+            c.cow_copies(),
+            m.frames.used_count() - used,
+            m.refs(frames[0])
+        ),
+        (0, 0, 2),
+        "(cow_copies, frames taken, references on the shared frame) after a write refused by a \
+         read-only page directory entry: a private copy was made although the write can never \
+         go through; copy only when the leaf is all that forbids the write (every entry above \
+         it WRITABLE)"
+    );
+    assert_eq!(
+        raw_entry(&m.mem, c.cr3(), 0x7000, Level::Pt),
+        leaf_before,
+        "the child's leaf for 0x7000 changed after a write refused by its page directory entry"
+    );
+}
+
+#[test]
 fn a_user_write_to_a_supervisor_cow_page_copies_nothing() {
     let (mut m, mut p, _) = parent(&[]);
     let frame = data_frame(&mut m);
