@@ -127,9 +127,9 @@ pub fn seal(root: &Path, tree: &Path, exercise: &Exercise, into: &Path) -> Resul
     }
     let theirs = scratch::read_toml(&found.join("Cargo.toml")).with_context(|| {
         format!(
-            "there is no crate for `{name}` at {}: the graded tree must contain \
+            "missing: there is no crate for `{name}` in {}: the graded tree must contain \
              exercises/{name}/Cargo.toml",
-            found.display()
+            tree.display()
         )
     })?;
     let course_manifest = root.join("exercises").join(name).join("Cargo.toml");

@@ -342,10 +342,16 @@ impl<'a> Workload<'a> {
             .map(|(_, _, routine)| calibrate(routine, clock, target))
             .collect();
         let mut samples: Vec<Vec<Sample>> = vec![Vec::with_capacity(ROUNDS); n];
-        for round in 0..ROUNDS {
-            for i in round_order(&self.subjects, round) {
-                let sample = measure(&mut self.subjects[i].2, clock, batches[i]);
-                samples[i].push(sample);
+        // The candidate and the reference first, alone; the baselines after
+        // them. Their threads (idle pools, a scheduler spinning down) would
+        // otherwise run beside the pair's batches, and the process clock
+        // counts every thread.
+        for phase in [Phase::Pair, Phase::Baselines] {
+            for round in 0..ROUNDS {
+                for i in round_order(&self.subjects, round, phase) {
+                    let sample = measure(&mut self.subjects[i].2, clock, batches[i]);
+                    samples[i].push(sample);
+                }
             }
         }
         let position = |role: Role| self.subjects.iter().position(|s| s.1 == role);
@@ -412,26 +418,37 @@ fn ratios_of_pairs(per_round: &[f64]) -> Vec<f64> {
         .collect()
 }
 
-/// The order of the subjects in round `round`: the candidate and the
-/// reference back to back (their ratio is taken within the round, so they
-/// should run under the same conditions), the one first in even rounds
-/// second in odd ones, then the baselines, rotating.
-fn round_order(subjects: &[(String, Role, Routine<'_>)], round: usize) -> Vec<usize> {
+/// Which subjects a round measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// The candidate and the reference.
+    Pair,
+    /// The baselines.
+    Baselines,
+}
+
+/// The order of the subjects in round `round` of `phase`: the candidate
+/// and the reference back to back (their ratio is taken within the round,
+/// so they should run under the same conditions), the one first in even
+/// rounds second in odd ones; or the baselines, rotating.
+fn round_order(subjects: &[(String, Role, Routine<'_>)], round: usize, phase: Phase) -> Vec<usize> {
     let find = |role: Role| subjects.iter().position(|s| s.1 == role);
-    let mut order: Vec<usize> = find(Role::Candidate)
+    let mut pair: Vec<usize> = find(Role::Candidate)
         .into_iter()
         .chain(find(Role::Reference))
         .collect();
-    if round % 2 == 1 {
-        order.reverse();
+    if phase == Phase::Pair {
+        if round % 2 == 1 {
+            pair.reverse();
+        }
+        return pair;
     }
-    let mut rest: Vec<usize> = (0..subjects.len()).filter(|i| !order.contains(i)).collect();
+    let mut rest: Vec<usize> = (0..subjects.len()).filter(|i| !pair.contains(i)).collect();
     if !rest.is_empty() {
         let shift = round % rest.len();
         rest.rotate_left(shift);
     }
-    order.extend(rest);
-    order
+    rest
 }
 
 /// Runs one batch of `iters` operations and times it on both clocks.

@@ -196,6 +196,16 @@ fn overview(report: &Report) -> String {
             exercise.title, exercise.score, exercise.max_score
         ));
     }
+    if !report.refused.is_empty() {
+        lines.push(
+            "Not used from your submission (only each exercise's src/ is graded, with the \
+             course's Cargo.toml):"
+                .to_string(),
+        );
+        for refusal in &report.refused {
+            lines.push(format!("  {}: {}", refusal.path, refusal.why));
+        }
+    }
     lines.join("\n")
 }
 
