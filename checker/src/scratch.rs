@@ -49,12 +49,7 @@ pub fn prepare(
 ) -> Result<Scratch> {
     let workspace: Table = read_toml(&root.join("Cargo.toml"))?;
     let hidden: Table = read_toml(&exercise.dir.join("Cargo.toml"))?;
-    let shared = workspace
-        .get("workspace")
-        .and_then(|w| w.get("dependencies"))
-        .and_then(Value::as_table)
-        .cloned()
-        .unwrap_or_default();
+    let shared = shared(&workspace, "dependencies");
     let solution_dir = root.join("solutions").join(&exercise.name);
     let grading_reference = same_dir(&subject.crate_dir, &solution_dir);
 
@@ -297,6 +292,17 @@ fn absolute_paths(mut spec: Value, base: &Path) -> Value {
 
 fn abs(base: &Path, path: &str) -> String {
     base.join(path).display().to_string()
+}
+
+/// A table the workspace manifest shares with its members
+/// (`[workspace.<key>]`), empty when it has none.
+pub(crate) fn shared(workspace: &Table, key: &str) -> Table {
+    workspace
+        .get("workspace")
+        .and_then(|w| w.get(key))
+        .and_then(Value::as_table)
+        .cloned()
+        .unwrap_or_default()
 }
 
 pub(crate) fn read_toml(path: &Path) -> Result<Table> {

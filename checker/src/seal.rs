@@ -383,18 +383,8 @@ fn standalone_manifest(
     root: &Path,
     course_dir: &Path,
 ) -> Result<Table> {
-    let shared_package = workspace
-        .get("workspace")
-        .and_then(|w| w.get("package"))
-        .and_then(Value::as_table)
-        .cloned()
-        .unwrap_or_default();
-    let shared_deps = workspace
-        .get("workspace")
-        .and_then(|w| w.get("dependencies"))
-        .and_then(Value::as_table)
-        .cloned()
-        .unwrap_or_default();
+    let shared_package = scratch::shared(workspace, "package");
+    let shared_deps = scratch::shared(workspace, "dependencies");
     let mut manifest = ours.clone();
     manifest.remove("lints");
     manifest.remove("dev-dependencies");
