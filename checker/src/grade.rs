@@ -11,6 +11,7 @@ use crate::manifest::Exercise;
 use crate::model::{CompileErrorReport, ExerciseReport, Outcome, StageReport, TestReport};
 use crate::pack::{self, Pack};
 use crate::perf;
+use crate::reuse;
 use crate::runner::{self, HiddenTest};
 use crate::scratch::{self, Subject};
 use crate::seal::{self, Refusal};
@@ -76,6 +77,9 @@ pub struct Grader {
     /// Measure the performance stage even when a measurement of the same
     /// benchmark binary could be reused.
     pub remeasure: bool,
+    /// Run every test even when nothing changed since the last grading
+    /// (whose results are otherwise reused, see [`crate::reuse`]).
+    pub fresh: bool,
 }
 
 /// The right to grade one exercise in a target directory (see
@@ -308,6 +312,7 @@ impl Grader {
     fn reference_tests(&self, exercise: &Exercise) -> Vec<HiddenTest> {
         let reference = Grader {
             tree: Tree::Solutions,
+            fresh: true,
             ..self.clone()
         };
         match reference.prepare(exercise, &|_| {}) {
@@ -348,9 +353,44 @@ impl Grader {
         }
     }
 
-    /// Grades one exercise.
+    /// Grades one exercise, or reuses its last results when nothing they
+    /// depend on has changed (the learner's own tree only).
     pub fn grade(&self, exercise: &Exercise, progress: Progress<'_>) -> Result<ExerciseReport> {
         let _alone = self.exclusive(exercise, progress)?;
+        let Some(key) = self.reuse_key(exercise) else {
+            return self.grade_afresh(exercise, progress);
+        };
+        let saved = reuse::path(&self.work_dir(), &exercise.name);
+        if let Some(report) = reuse::load(&saved, key) {
+            return Ok(report);
+        }
+        let report = self.grade_afresh(exercise, progress)?;
+        reuse::save(&saved, key, &report);
+        Ok(report)
+    }
+
+    /// What the last results of `exercise` must match to be reused; `None`
+    /// when they must not be (another tree, `--fresh`, `--remeasure`).
+    fn reuse_key(&self, exercise: &Exercise) -> Option<reuse::Key> {
+        if self.fresh || self.remeasure || matches!(self.tree, Tree::Custom(_)) {
+            return None;
+        }
+        let mut inputs = vec![
+            self.source_dir(exercise),
+            self.root
+                .join("checker")
+                .join("hidden")
+                .join(&exercise.name),
+            self.root.join("checker").join("harness"),
+            self.root.join("Cargo.toml"),
+            self.root.join("Cargo.lock"),
+        ];
+        inputs.extend(self.packs.iter().map(|p| p.dir.clone()));
+        let settings = format!("{} {:?} {}", self.tree.label(), self.timeout, self.jobs);
+        Some(reuse::key(&inputs, &settings))
+    }
+
+    fn grade_afresh(&self, exercise: &Exercise, progress: Progress<'_>) -> Result<ExerciseReport> {
         let prepared = self.prepare(exercise, progress)?;
         let mut report = ExerciseReport {
             name: exercise.name.clone(),
@@ -362,6 +402,7 @@ impl Grader {
             stages: Vec::new(),
             tests: Vec::new(),
             performance: None,
+            reused_from: None,
         };
         let (subject, scratch_dir, tests) = match prepared {
             Prepared::Ready {

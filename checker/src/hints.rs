@@ -197,7 +197,9 @@ impl HintState {
         let before = self.revealed(tree, exercise, &topic.key).min(max);
         let levels: Vec<usize> = match request {
             Request::Revealed => (1..=before.max(1)).collect(),
-            Request::Next => (1..=(before + 1).min(max)).collect(),
+            // Level 1 counts as seen: every report shows it under the
+            // first failing stage, so `--next` starts at level 2.
+            Request::Next => (1..=(before.max(1) + 1).min(max)).collect(),
             Request::Level(n) => vec![n.clamp(1, max)],
         };
         if let Some(&last) = levels.last() {
@@ -360,6 +362,18 @@ mod tests {
             "past the last level stays at the last"
         );
         assert_eq!(state.revealed("other tree", "ex", "align"), 0);
+    }
+
+    #[test]
+    fn the_first_next_after_a_report_shows_level_two() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut state = HintState::load(&dir.path().join("hints.json"));
+        let hints = vec!["a".to_string(), "b".to_string(), "c".to_string()];
+        assert_eq!(
+            state.apply("t", "ex", &topic(&hints), Request::Next),
+            [1, 2],
+            "the report already showed level 1"
+        );
     }
 
     #[test]

@@ -7,6 +7,13 @@
 //! classifies how it ended, [`grade`] applies the stage gates and [`perf`] the
 //! performance stage, and [`report`] renders the [`model`].
 
+#[cfg(not(target_os = "linux"))]
+compile_error!(
+    "oslings grades on Linux only: the tests read /proc and use Linux process control. \
+     Open the course in its dev container (.devcontainer/, see the README: VS Code's \
+     \"Reopen in Container\" or GitHub Codespaces) or in a Linux virtual machine."
+);
+
 pub mod access;
 pub mod compile;
 pub mod grade;
@@ -19,6 +26,7 @@ pub mod pack;
 pub mod perf;
 pub mod report;
 pub mod reset;
+pub mod reuse;
 pub mod runner;
 pub mod sandbox;
 pub mod scratch;

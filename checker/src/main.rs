@@ -156,6 +156,10 @@ struct GradeArgs {
     /// the last measurement (which is otherwise reused).
     #[arg(long)]
     remeasure: bool,
+    /// Run every test again even when nothing changed since the last
+    /// grading (its results are otherwise reused, and the report says so).
+    #[arg(long)]
+    fresh: bool,
     #[command(flatten)]
     tree: TreeArgs,
 }
@@ -187,6 +191,15 @@ enum Format {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !Path::new("/proc/self/stat").exists() {
+        eprintln!(
+            "error: /proc is not mounted here, and grading needs it (the tests read what \
+             processes, memory and descriptors are doing there). Mount it \
+             (`mount -t proc proc /proc`) or grade in the course's dev container \
+             (.devcontainer/, see the README)."
+        );
+        return ExitCode::from(2);
+    }
     let result = match cli.command {
         Some(Command::Supervise {
             status_file,
@@ -274,15 +287,43 @@ fn supervise(status_file: &Path, limits: &str, parent: u32, program: &[OsString]
     sandbox::supervise(status_file, limits, parent, program)
 }
 
-/// The oslings repository this checker belongs to.
+/// The oslings repository this checker belongs to: `OSLINGS_ROOT` if set;
+/// otherwise, for a learner grading their own checkout, the checkout that
+/// holds the current directory (two checkouts sharing one
+/// `CARGO_TARGET_DIR` share one built checker, which must grade the one it
+/// was run in); otherwise where the checker was built. Grading another
+/// tree (`--exercises-from`) never looks at the current directory: the
+/// hidden tests must be the grader's own.
 fn repo_root() -> PathBuf {
     if let Some(root) = std::env::var_os("OSLINGS_ROOT") {
         return PathBuf::from(root);
     }
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    let built_in = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."))
+        .unwrap_or_else(|| PathBuf::from("."));
+    let grading_another_tree = std::env::args_os().any(|a| {
+        a.to_str()
+            .is_some_and(|a| a == "--exercises-from" || a.starts_with("--exercises-from="))
+    });
+    if grading_another_tree {
+        return built_in;
+    }
+    std::env::current_dir()
+        .ok()
+        .and_then(|cwd| {
+            cwd.ancestors()
+                .find(|dir| is_course(dir))
+                .map(Path::to_path_buf)
+        })
+        .unwrap_or(built_in)
+}
+
+/// Whether `dir` is the root of an oslings checkout.
+fn is_course(dir: &Path) -> bool {
+    dir.join("Cargo.toml").is_file()
+        && dir.join("checker").join("hidden").is_dir()
+        && dir.join("exercises").is_dir()
 }
 
 fn tree_of(args: &TreeArgs) -> Result<Tree> {
@@ -323,6 +364,7 @@ fn grader(tree: Tree, jobs: Option<usize>, timeout: f64) -> Grader {
         timeout: Some(Duration::from_secs_f64(timeout.clamp(0.1, 3600.0))),
         packs: Vec::new(),
         remeasure: false,
+        fresh: false,
     }
 }
 
@@ -352,6 +394,7 @@ fn grade(args: &GradeArgs) -> Result<ExitCode> {
     let tree = tree_of(&args.tree)?;
     let mut grader = grader(tree, args.jobs, args.timeout);
     grader.remeasure = args.remeasure;
+    grader.fresh = args.fresh;
     let course = manifest::load_course(&grader.root.join("checker").join("hidden"))?;
     grader.packs = checker::pack::load_all(&args.packs, &course)?;
     let selected = select(&course, args.exercise.as_deref())?;
@@ -389,6 +432,7 @@ fn grade(args: &GradeArgs) -> Result<ExitCode> {
         schema_version: SCHEMA_VERSION,
         checker_version: env!("CARGO_PKG_VERSION").to_string(),
         graded: grader.tree.label(),
+        course_root: Some(grader.root.display().to_string()),
         packs: grader
             .packs
             .iter()

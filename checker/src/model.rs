@@ -1,7 +1,7 @@
 //! The grading results: what the text report prints and the JSON report
 //! serialises (schema version [`SCHEMA_VERSION`]; fields are only ever added).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Version of the JSON report's schema. Bump it when a field changes meaning
@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// The whole run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
     /// Always [`SCHEMA_VERSION`].
     pub schema_version: u32,
@@ -19,7 +19,7 @@ pub struct Report {
     pub graded: String,
     /// The instructors' test packs (`--pack`) that graded alongside (or
     /// instead of) the shipped hidden tests; absent when there were none.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub packs: Vec<PackUsed>,
     /// Points earned across every graded exercise.
     pub score: u32,
@@ -32,12 +32,16 @@ pub struct Report {
     /// What the graded tree (`--exercises-from`) holds that grading did not
     /// use — cargo configuration, changed manifests, build scripts, links,
     /// an edited checker; absent when there was nothing.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub refused: Vec<crate::seal::Refusal>,
+    /// The checkout whose hidden tests graded it, for the report's first
+    /// line (not in the JSON: it is a path on the grading machine).
+    #[serde(skip)]
+    pub course_root: Option<String>,
 }
 
 /// A test pack that took part in grading.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PackUsed {
     /// The pack's name (from its `pack.toml`).
     pub name: String,
@@ -46,7 +50,7 @@ pub struct PackUsed {
 }
 
 /// One exercise's results.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ExerciseReport {
     /// Directory name, e.g. `bump-allocator`.
     pub name: String,
@@ -66,10 +70,14 @@ pub struct ExerciseReport {
     pub tests: Vec<TestReport>,
     /// The performance stage.
     pub performance: Option<PerformanceReport>,
+    /// When these results were first graded, if this grading reused them
+    /// because nothing they depend on had changed since ([`crate::reuse`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reused_from: Option<String>,
 }
 
 /// A compile failure of the graded crate or of the hidden suite against it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CompileErrorReport {
     /// True when the errors are in the graded crate itself.
     pub in_graded_crate: bool,
@@ -80,7 +88,7 @@ pub struct CompileErrorReport {
 }
 
 /// One correctness stage's results.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StageReport {
     /// Stage identifier (the first module segment of its tests).
     pub name: String,
@@ -103,7 +111,7 @@ pub struct StageReport {
 }
 
 /// How one hidden test ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// It ran to completion and every assertion held.
@@ -138,7 +146,7 @@ impl Outcome {
 }
 
 /// One hidden test's result.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TestReport {
     /// Full test name, e.g. `align::rounds_up_to_the_next_multiple`.
     pub name: String,
@@ -154,16 +162,16 @@ pub struct TestReport {
     pub rerun: String,
     /// The instructor's test pack (`--pack`) the test comes from, by name;
     /// absent for the shipped hidden tests.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pack: Option<String>,
     /// When a Gradescope student may read the test's message, as its pack
     /// says (`visibility` in `pack.toml`); absent when always.
-    #[serde(skip_serializing_if = "crate::pack::Visibility::is_visible")]
+    #[serde(default, skip_serializing_if = "crate::pack::Visibility::is_visible")]
     pub visibility: crate::pack::Visibility,
 }
 
 /// The performance stage's results.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PerformanceReport {
     /// `measured`, `not_run` (correctness first) or `error`.
     pub status: String,
@@ -207,7 +215,7 @@ impl ExerciseReport {
 }
 
 /// One workload's ratios.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WorkloadRatios {
     /// The workload's name.
     pub name: String,
@@ -224,6 +232,6 @@ pub struct WorkloadRatios {
     /// Candidate time / each baseline's time.
     pub ratio_to_baselines: BTreeMap<String, f64>,
     /// Figures measured beside the time (reads per operation, ...).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub metrics: Vec<oslings_harness::perf::Metric>,
 }

@@ -148,9 +148,31 @@ pub fn panic_message(stderr: &str) -> String {
     let body = body.trim();
     let location = shorten_location(location);
     if body.contains("not yet implemented") || body.contains("not implemented") {
-        return format!("{body}\n  (a todo!() is still in the code: {location})");
+        // A hidden test that runs the learner's program (the shell) panics in
+        // the checker's file; the program's own panic, quoted in the message,
+        // names the learner's line.
+        let blank = learner_location(body).unwrap_or(location);
+        return format!("{body}\n  (a todo!() is still in the code: {blank})");
     }
     format!("{body}\n  at {location}")
+}
+
+/// The first `exercises/<exercise>/….rs:LINE:COLUMN` quoted in `text`.
+fn learner_location(text: &str) -> Option<String> {
+    let is_path_char = |c: char| c.is_alphanumeric() || "/._-".contains(c);
+    text.match_indices("exercises/").find_map(|(start, _)| {
+        let rest = &text[start..];
+        let path_end = rest.find(|c: char| !is_path_char(c))?;
+        let path = rest[..path_end]
+            .strip_suffix(':')
+            .unwrap_or(&rest[..path_end]);
+        let after = rest.strip_prefix(path)?.strip_prefix(':')?;
+        let digits = |s: &str| s.chars().take_while(char::is_ascii_digit).count();
+        let line = digits(after);
+        let column = after.get(line + 1..).map(digits).unwrap_or(0);
+        (path.ends_with(".rs") && line > 0 && column > 0 && after[line..].starts_with(':'))
+            .then(|| format!("{path}:{}", &after[..line + 1 + column]))
+    })
 }
 
 /// `checker/hidden/x/tests/a.rs:3:9` stays as is; absolute paths lose their prefix.
@@ -175,6 +197,13 @@ fn crash_message(signal: i32, stderr: &str, limits: &Limits) -> String {
         .find(|l| l.starts_with("memory allocation of"))
     {
         return out_of_memory(line, limits, &name);
+    }
+    if let Some((what, advice)) = undefined_behaviour_check(stderr) {
+        return format!(
+            "{what}: Rust's debug build checks this in `unsafe` code and aborts at once, \
+             without unwinding ({name}); {advice}\n  {}",
+            snippet::indent(&panic_message(stderr), "  ").trim_start()
+        );
     }
     if stderr.contains("panic in a destructor during cleanup")
         || stderr.contains("panicked while processing panic")
@@ -204,6 +233,34 @@ fn crash_message(signal: i32, stderr: &str, limits: &Limits) -> String {
         _ => "killed by a signal",
     };
     format!("{why} ({name}){}", last_words(stderr))
+}
+
+/// What a debug-build check on `unsafe` code found, and what to look at,
+/// if one stopped the test: these panics cannot unwind, so the process
+/// aborts.
+fn undefined_behaviour_check(stderr: &str) -> Option<(&'static str, &'static str)> {
+    [
+        (
+            "misaligned pointer dereference",
+            "a misaligned pointer was dereferenced (its address is not a multiple of the \
+             type's alignment)",
+            "align the address the pointer holds: an offset aligned within a buffer is \
+             only an aligned address when the buffer's start is aligned too",
+        ),
+        (
+            "null pointer dereference",
+            "a null pointer was dereferenced",
+            "check the pointer for null (or use `NonNull`) before reading through it",
+        ),
+        (
+            "unsafe precondition(s) violated",
+            "an `unsafe` function was called without its safety precondition",
+            "read the function's `# Safety` section and check each condition before the call",
+        ),
+    ]
+    .into_iter()
+    .find(|(needle, _, _)| stderr.contains(needle))
+    .map(|(_, what, advice)| (what, advice))
 }
 
 /// `memory allocation of N bytes failed`, said with sizes and the limit.
@@ -404,6 +461,40 @@ mod tests {
         let mut quiet = run(exited(0), "", "");
         quiet.libtest_log = Some("ok a::b\n".to_string());
         assert_eq!(classify(&quiet, 5.0).0, Outcome::Passed);
+    }
+
+    #[test]
+    fn a_todo_in_the_learners_program_points_at_the_learners_file() {
+        let stderr = "thread 'pipelines::a' panicked at checker/hidden/shell/src/lib.rs:470:5:\n\
+                      the shell did not print `b`\n  its stderr:\n    thread 'main' panicked at \
+                      exercises/shell/src/exec.rs:158:5:\n    not yet implemented: stage 5\n";
+        let (_, message) = classify(&run(exited(101), "", stderr), 5.0);
+        insta::assert_snapshot!(message, @r"
+        the shell did not print `b`
+          its stderr:
+            thread 'main' panicked at exercises/shell/src/exec.rs:158:5:
+            not yet implemented: stage 5
+          (a todo!() is still in the code: exercises/shell/src/exec.rs:158:5)
+        ");
+    }
+
+    #[test]
+    fn a_misaligned_dereference_is_named_not_taken_for_a_panicking_drop() {
+        let status = Status {
+            signal: Some(libc::SIGABRT),
+            ..Status::default()
+        };
+        let stderr = "thread 'arena::values' (7) panicked at exercises/bump-allocator/src/arena.rs:88:18:\n\
+                      misaligned pointer dereference: address must be a multiple of 0x8 but is 0x7f3a2c000c01\n\
+                      note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n\
+                      thread caused non-unwinding panic. aborting.\n";
+        let (outcome, message) = classify(&run(status, "", stderr), 5.0);
+        assert_eq!(outcome, Outcome::Crashed);
+        insta::assert_snapshot!(message, @r"
+        a misaligned pointer was dereferenced (its address is not a multiple of the type's alignment): Rust's debug build checks this in `unsafe` code and aborts at once, without unwinding (SIGABRT); align the address the pointer holds: an offset aligned within a buffer is only an aligned address when the buffer's start is aligned too
+          misaligned pointer dereference: address must be a multiple of 0x8 but is 0x7f3a2c000c01
+            at exercises/bump-allocator/src/arena.rs:88:18
+        ");
     }
 
     #[test]

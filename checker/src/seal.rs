@@ -38,7 +38,7 @@ pub const MAX_CRATE_BYTES: u64 = 8 << 20;
 pub const MAX_FILES: usize = 400;
 
 /// What kind of thing in the graded tree was not used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RefusalKind {
     /// A cargo configuration file (`.cargo/config.toml`).
@@ -60,10 +60,10 @@ pub enum RefusalKind {
 }
 
 /// One thing in the graded tree the grader did not use, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Refusal {
     /// The exercise it belongs to; `None` for the whole tree.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exercise: Option<String>,
     /// What kind of thing it is.
     pub kind: RefusalKind,

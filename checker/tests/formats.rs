@@ -118,6 +118,7 @@ fn fixture() -> Report {
             None,
             "measured once every correctness stage passes",
         )),
+        reused_from: None,
     };
     let broken = ExerciseReport {
         name: "thread-pool".to_string(),
@@ -141,6 +142,7 @@ fn fixture() -> Report {
             None,
             "the crate does not compile",
         )),
+        reused_from: None,
     };
     let slow = ExerciseReport {
         name: "rate-limiter".to_string(),
@@ -157,6 +159,7 @@ fn fixture() -> Report {
             Some(2.25),
             "2.25× the reference's time: half the points",
         )),
+        reused_from: None,
     };
     Report {
         schema_version: checker::model::SCHEMA_VERSION,
@@ -168,6 +171,7 @@ fn fixture() -> Report {
         passed: false,
         exercises: vec![partial, broken, slow],
         refused: Vec::new(),
+        course_root: None,
     }
 }
 

@@ -21,7 +21,10 @@
 //! which prints a [`PerfReport`] as JSON (or writes it to the file named by
 //! `OSLINGS_PERF_OUT`, so that the learner's own prints cannot corrupt it).
 
+mod threads;
+
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 /// Which side of the comparison a subject is on.
@@ -50,15 +53,23 @@ pub enum Clock {
     /// (`RUSAGE_CHILDREN`), their own children included once they are
     /// waited for: for work done by programs the routine runs.
     Children,
+    /// CPU time of the measuring thread and of the threads the subject
+    /// started (see [`Workload::candidate`]): for work handed to a pool of
+    /// threads. Unlike [`Clock::Process`], another subject's idle pool
+    /// settling down (spinning, yielding, falling asleep) during this
+    /// subject's batch is not counted against it.
+    Threads,
 }
 
 impl Clock {
-    /// The clock's reading now, in nanoseconds from an arbitrary start.
-    fn now(self, since: Instant) -> u128 {
+    /// The clock's reading now, in nanoseconds from an arbitrary start;
+    /// `threads` are the subject's own threads (read by [`Clock::Threads`]).
+    fn now(self, since: Instant, threads: &[libc::pid_t]) -> u128 {
         match self {
             Clock::Wall => since.elapsed().as_nanos(),
             Clock::Process => process_cpu(),
             Clock::Children => children_cpu(),
+            Clock::Threads => threads::cpu(threads),
         }
     }
 
@@ -68,6 +79,7 @@ impl Clock {
             Clock::Wall => "wall time",
             Clock::Process => "CPU time",
             Clock::Children => "CPU time of the programs it ran",
+            Clock::Threads => "CPU time of its threads",
         }
     }
 }
@@ -249,6 +261,15 @@ pub struct PerfReport {
 
 type Routine<'a> = Box<dyn FnMut(u64) + 'a>;
 
+/// One subject of a workload: its routine and the threads it started.
+struct Subject<'a> {
+    name: String,
+    role: Role,
+    routine: Routine<'a>,
+    /// Threads started while the routine was built or while it ran.
+    threads: Vec<libc::pid_t>,
+}
+
 /// A task measured on several subjects. Each subject is a closure that
 /// performs `iters` operations of the task; setup that should not be timed
 /// belongs outside the closure (or amortised inside it).
@@ -257,12 +278,16 @@ pub struct Workload<'a> {
     unit: String,
     clock: Clock,
     scored: bool,
-    subjects: Vec<(String, Role, Routine<'a>)>,
+    subjects: Vec<Subject<'a>>,
+    /// The threads of the process when the last subject was added (or
+    /// measured): a thread not among them was started by the subject
+    /// added (or measured) since.
+    known_threads: BTreeSet<libc::pid_t>,
 }
 
 impl std::fmt::Debug for Workload<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let names: Vec<&str> = self.subjects.iter().map(|s| s.0.as_str()).collect();
+        let names: Vec<&str> = self.subjects.iter().map(|s| s.name.as_str()).collect();
         f.debug_struct("Workload")
             .field("name", &self.name)
             .field("unit", &self.unit)
@@ -291,6 +316,7 @@ impl<'a> Workload<'a> {
             clock: Clock::default(),
             scored: true,
             subjects: Vec::new(),
+            known_threads: threads::all(),
         }
     }
 
@@ -307,7 +333,10 @@ impl<'a> Workload<'a> {
         self
     }
 
-    /// Adds the code being graded.
+    /// Adds the code being graded. Threads started while `routine` was
+    /// built (between the previous call and this one: build a pool inside
+    /// the argument) or while it runs are the subject's own, which
+    /// [`Clock::Threads`] counts.
     pub fn candidate(self, routine: impl FnMut(u64) + 'a) -> Self {
         self.subject("candidate", Role::Candidate, routine)
     }
@@ -323,8 +352,13 @@ impl<'a> Workload<'a> {
     }
 
     fn subject(mut self, name: &str, role: Role, routine: impl FnMut(u64) + 'a) -> Self {
-        self.subjects
-            .push((name.to_string(), role, Box::new(routine)));
+        let threads = threads::started_since(&mut self.known_threads);
+        self.subjects.push(Subject {
+            name: name.to_string(),
+            role,
+            routine: Box::new(routine),
+            threads,
+        });
         self
     }
 
@@ -336,10 +370,11 @@ impl<'a> Workload<'a> {
         let target = budget / (ROUNDS * n) as u32;
         let target = target.max(Duration::from_micros(200));
         let clock = self.clock;
+        let mut known = std::mem::take(&mut self.known_threads);
         let batches: Vec<u64> = self
             .subjects
             .iter_mut()
-            .map(|(_, _, routine)| calibrate(routine, clock, target))
+            .map(|subject| subject.calibrate(clock, target, &mut known))
             .collect();
         let mut samples: Vec<Vec<Sample>> = vec![Vec::with_capacity(ROUNDS); n];
         // The candidate and the reference first, alone; the baselines after
@@ -349,12 +384,12 @@ impl<'a> Workload<'a> {
         for phase in [Phase::Pair, Phase::Baselines] {
             for round in 0..ROUNDS {
                 for i in round_order(&self.subjects, round, phase) {
-                    let sample = measure(&mut self.subjects[i].2, clock, batches[i]);
+                    let sample = self.subjects[i].measure(clock, batches[i], &mut known);
                     samples[i].push(sample);
                 }
             }
         }
-        let position = |role: Role| self.subjects.iter().position(|s| s.1 == role);
+        let position = |role: Role| self.subjects.iter().position(|s| s.role == role);
         let paired = |pick: fn(&Sample) -> f64| {
             let (c, r) = (position(Role::Candidate)?, position(Role::Reference)?);
             let ratios: Vec<f64> = samples[c]
@@ -371,14 +406,14 @@ impl<'a> Workload<'a> {
             .iter()
             .zip(&samples)
             .zip(batches)
-            .map(|(((name, role, _), samples), batch)| {
+            .map(|((subject, samples), batch)| {
                 let mut on_clock: Vec<f64> = samples.iter().map(|s| s.clock).collect();
                 let mut wall: Vec<f64> = samples.iter().map(|s| s.wall).collect();
                 on_clock.sort_by(f64::total_cmp);
                 wall.sort_by(f64::total_cmp);
                 SubjectResult {
-                    name: name.clone(),
-                    role: *role,
+                    name: subject.name.clone(),
+                    role: subject.role,
                     ns_per_op: median_of_sorted(&on_clock),
                     min_ns_per_op: on_clock[0],
                     wall_ns_per_op: median_of_sorted(&wall),
@@ -431,8 +466,8 @@ enum Phase {
 /// and the reference back to back (their ratio is taken within the round,
 /// so they should run under the same conditions), the one first in even
 /// rounds second in odd ones; or the baselines, rotating.
-fn round_order(subjects: &[(String, Role, Routine<'_>)], round: usize, phase: Phase) -> Vec<usize> {
-    let find = |role: Role| subjects.iter().position(|s| s.1 == role);
+fn round_order(subjects: &[Subject<'_>], round: usize, phase: Phase) -> Vec<usize> {
+    let find = |role: Role| subjects.iter().position(|s| s.role == role);
     let mut pair: Vec<usize> = find(Role::Candidate)
         .into_iter()
         .chain(find(Role::Reference))
@@ -451,37 +486,50 @@ fn round_order(subjects: &[(String, Role, Routine<'_>)], round: usize, phase: Ph
     rest
 }
 
-/// Runs one batch of `iters` operations and times it on both clocks.
-fn measure(routine: &mut Routine<'_>, clock: Clock, iters: u64) -> Sample {
-    let started = Instant::now();
-    let before = clock.now(started);
-    routine(iters);
-    let spent = clock.now(started).saturating_sub(before);
-    let wall = started.elapsed().as_nanos();
-    Sample {
-        clock: spent.max(1) as f64 / iters as f64,
-        wall: wall.max(1) as f64 / iters as f64,
-    }
-}
-
-/// Finds a batch size whose run takes at least `target` on `clock` (after
-/// a warm-up).
-fn calibrate(routine: &mut Routine<'_>, clock: Clock, target: Duration) -> u64 {
-    routine(1);
-    let mut iters: u64 = 1;
-    loop {
-        let spent = measure(routine, clock, iters).clock * iters as f64;
-        let spent = Duration::from_nanos(spent as u64);
-        if spent >= target || iters >= 1 << 40 {
-            return iters;
+impl Subject<'_> {
+    /// Runs one batch of `iters` operations and times it on both clocks.
+    /// A thread first seen after the batch was started by it (a pool that
+    /// starts its workers lazily): it joins the subject's threads, and
+    /// its CPU time so far counts in this batch.
+    fn measure(&mut self, clock: Clock, iters: u64, known: &mut BTreeSet<libc::pid_t>) -> Sample {
+        let started = Instant::now();
+        let before = clock.now(started, &self.threads);
+        (self.routine)(iters);
+        if clock == Clock::Threads {
+            self.threads.extend(threads::started_since(known));
         }
-        // Grow towards the target without overshooting it wildly.
-        let factor = if spent.is_zero() {
-            16.0
-        } else {
-            (target.as_secs_f64() / spent.as_secs_f64() * 1.2).clamp(1.5, 16.0)
-        };
-        iters = ((iters as f64) * factor).ceil() as u64;
+        let spent = clock.now(started, &self.threads).saturating_sub(before);
+        let wall = started.elapsed().as_nanos();
+        Sample {
+            clock: spent.max(1) as f64 / iters as f64,
+            wall: wall.max(1) as f64 / iters as f64,
+        }
+    }
+
+    /// Finds a batch size whose run takes at least `target` on `clock`
+    /// (after a warm-up).
+    fn calibrate(
+        &mut self,
+        clock: Clock,
+        target: Duration,
+        known: &mut BTreeSet<libc::pid_t>,
+    ) -> u64 {
+        self.measure(clock, 1, known);
+        let mut iters: u64 = 1;
+        loop {
+            let spent = self.measure(clock, iters, known).clock * iters as f64;
+            let spent = Duration::from_nanos(spent as u64);
+            if spent >= target || iters >= 1 << 40 {
+                return iters;
+            }
+            // Grow towards the target without overshooting it wildly.
+            let factor = if spent.is_zero() {
+                16.0
+            } else {
+                (target.as_secs_f64() / spent.as_secs_f64() * 1.2).clamp(1.5, 16.0)
+            };
+            iters = ((iters as f64) * factor).ceil() as u64;
+        }
     }
 }
 

@@ -37,8 +37,16 @@ pub fn render(
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{BOLD}oslings{BOLD:#} {DIM}· grading {}{DIM:#}\n",
-        describe_tree(&report.graded)
+        "{BOLD}oslings{BOLD:#} {DIM}· grading {}{}{DIM:#}\n",
+        describe_tree(&report.graded),
+        report
+            .course_root
+            .as_deref()
+            .map(|root| match report.graded.as_str() {
+                "exercises" | "solutions" => format!(" in {root}"),
+                _ => format!(", with the hidden tests of {root}"),
+            })
+            .unwrap_or_default()
     );
     for exercise in &report.exercises {
         let manifest = course.iter().find(|e| e.name == exercise.name);
@@ -96,6 +104,17 @@ fn exercise_table(out: &mut String, exercise: &ExerciseReport, width: usize) {
         .saturating_sub(head.chars().count() + score.len())
         .max(1);
     let _ = writeln!(out, "{BOLD}{head}{BOLD:#}{}{score}", " ".repeat(pad));
+    if let Some(when) = &exercise.reused_from {
+        let when = when
+            .parse::<jiff::Timestamp>()
+            .map(|t| t.strftime("%H:%M:%S UTC").to_string())
+            .unwrap_or_else(|_| when.clone());
+        let _ = writeln!(
+            out,
+            "  {DIM}nothing changed since the grading at {when}: its results, reused \
+             (--fresh runs the tests again){DIM:#}"
+        );
+    }
     if let Some(error) = &exercise.compile_error {
         let what = if error.missing {
             "is missing"
@@ -146,8 +165,10 @@ fn exercise_table(out: &mut String, exercise: &ExerciseReport, width: usize) {
         };
         let status = match perf.ratio_to_reference {
             Some(ratio) => format!(
-                "{ratio:.2}× reference time  {}/{}",
-                perf.score, perf.max_score
+                "{ratio:.2}× the reference's {}  {}/{}",
+                headline_clock(perf),
+                perf.score,
+                perf.max_score
             ),
             None if perf.status == "error" => "benchmark failed".to_string(),
             None => format!("{DIM}after every stage passes{DIM:#}"),
@@ -303,15 +324,48 @@ fn failures(
     }
 }
 
+/// What the headline ratio compares: the clock every scored workload was
+/// judged on (`CPU time`, `wall time`), or `time` when they differ.
+fn headline_clock(perf: &crate::model::PerformanceReport) -> &'static str {
+    let mut clocks = perf
+        .workload_ratios
+        .iter()
+        .filter(|w| w.scored)
+        .map(|w| match w.clock {
+            oslings_harness::perf::Clock::Wall => "wall time",
+            _ => "CPU time",
+        });
+    let first = clocks.next().unwrap_or("time");
+    if clocks.all(|c| c == first) {
+        first
+    } else {
+        "time"
+    }
+}
+
 fn wrap_long_lines(text: &str, width: usize) -> String {
-    // Assertion messages keep their own line breaks; only very long lines are cut.
+    // Assertion messages keep their own line breaks; a long line is wrapped
+    // (never cut mid-advice), keeping its indentation. Only a line too long
+    // to be a message (a dumped buffer) is cut, and says so.
+    const LONGEST: usize = 4000;
+    let width = width.max(40);
     text.lines()
         .map(|l| {
-            if l.chars().count() > width * 3 {
-                truncate(l, width * 3)
+            let count = l.chars().count();
+            let l = if count > LONGEST {
+                let kept: String = l.chars().take(LONGEST).collect();
+                format!("{kept}… ({} more characters)", count - LONGEST)
             } else {
                 l.to_string()
+            };
+            if l.chars().count() <= width {
+                return l;
             }
+            let indent: String = l.chars().take_while(|c| *c == ' ').collect();
+            let options = textwrap::Options::new(width)
+                .initial_indent(&indent)
+                .subsequent_indent(&indent);
+            textwrap::fill(l.trim_start(), options)
         })
         .collect::<Vec<_>>()
         .join("\n")

@@ -54,7 +54,8 @@ pub fn align_up(addr: usize, align: usize) -> Result<usize, AlignError> {
 ///
 /// `align` must be a power of two; rounding down can never overflow.
 ///
-/// For example `align_down(13, 8)` is `Ok(8)` and `align_down(16, 8)` is `Ok(16)`.
+/// For example `align_down(13, 8)` is `Ok(8)` and `align_down(16, 8)` is
+/// `Ok(16)`.
 pub fn align_down(addr: usize, align: usize) -> Result<usize, AlignError> {
     todo!("stage 1: round {addr} down to a multiple of {align}")
 }

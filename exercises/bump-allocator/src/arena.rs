@@ -25,7 +25,8 @@ pub struct Arena<'buf> {
     start: usize,
     /// Address one past the last byte of the buffer.
     end: usize,
-    /// Address of the first free byte: everything in `[start, next)` is handed out.
+    /// Address of the first free byte: everything in `[start, next)` is
+    /// handed out.
     next: Cell<usize>,
     /// The buffer itself, kept as a pointer so that handed-out memory can be
     /// written through while the arena is shared.
@@ -98,8 +99,10 @@ impl<'buf> Arena<'buf> {
     /// buffer, and overlaps nothing handed out since the last reset.
     ///
     /// Stage 4 adds two rules: a zero-sized request always succeeds, uses no
-    /// space and returns a non-null pointer aligned to `layout.align()`; and an
-    /// alignment larger than the whole buffer is simply a `None`, never a panic.
+    /// space and returns a *dangling* pointer, non-null and aligned to
+    /// `layout.align()` but pointing at no memory (the book's stage 4 shows
+    /// how to make one); and an alignment larger than the whole buffer is
+    /// simply a `None`, never a panic.
     pub fn alloc(&self, layout: Layout) -> Option<NonNull<u8>> {
         todo!("stage 3: bump `next` past a block of {layout:?}")
     }

@@ -3,7 +3,8 @@
 use std::alloc::Layout;
 
 // ANCHOR: struct_layout
-/// Where each field of a `#[repr(C)]` struct lives, and the struct's own layout.
+/// Where each field of a `#[repr(C)]` struct lives, and the struct's own
+/// layout.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StructLayout {
     /// Size and alignment of the whole struct, trailing padding included.

@@ -164,8 +164,9 @@ fn field_order_changes_only_the_padding() {
     assert_eq!(
         (small_first.layout.size(), largest_first.layout.size()),
         (24, 16),
-        "the same three fields (u8, u64, u16) take 24 bytes in that order and 16 \
-         when the largest comes first: 8 of the 24 are padding"
+        "the same three fields (u8, u64, u16: 11 bytes of data) take 24 bytes in \
+         that order, 13 of them padding (7 before the u64, 6 at the end), and 16 \
+         when the largest comes first, only 5 of them padding (at the end)"
     );
 }
 

@@ -69,6 +69,43 @@ fn a_request_after_one_byte_is_padded_to_its_alignment(
     );
 }
 
+/// A slice of a byte array need not start on any boundary: this arena's
+/// buffer starts one byte past a multiple of 64, at an odd address.
+#[rstest]
+#[case::align_2(2)]
+#[case::align_8(8)]
+#[case::align_64(64)]
+fn a_buffer_at_an_odd_address_still_gives_aligned_blocks(#[case] align: usize) {
+    let mut buf = Buffer::<256>::new();
+    let bytes = &mut buf.0[1..];
+    let start = bytes.as_ptr() as usize;
+    let arena = Arena::from_bytes(bytes);
+    let ptr = arena.alloc(layout(8, align)).unwrap_or_else(|| {
+        panic!("alloc(size 8, align {align}) in an empty 255-byte arena returned None")
+    });
+    assert_eq!(
+        addr(ptr) % align,
+        0,
+        "this arena's buffer starts at the odd address {start:#x}, and \
+         alloc(size 8, align {align}) returned {ptr:p}, which is not a multiple of \
+         {align}: alignment is a property of the address, not of the offset from \
+         the start of the buffer"
+    );
+    assert_eq!(
+        addr(ptr) - start,
+        align - 1,
+        "the buffer starts 1 byte past a multiple of 64, so the first multiple of \
+         {align} inside it is {} bytes in",
+        align - 1
+    );
+    assert_eq!(
+        arena.used(),
+        align - 1 + 8,
+        "used() counts the padding too: {} bytes of padding, then 8 bytes",
+        align - 1
+    );
+}
+
 #[test]
 fn blocks_do_not_overlap_and_keep_what_is_written() {
     let mut buf = Buffer::<1024>::new();

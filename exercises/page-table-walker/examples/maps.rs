@@ -58,12 +58,12 @@ fn explain(r: &Region, exe: &str) -> String {
         _ => "other",
     };
     match r.path.as_str() {
-        "[heap]" => "the heap: grown by brk() for malloc's small allocations".to_string(),
-        "[stack]" => "the main thread's stack: grows down on demand".to_string(),
-        "[vdso]" => "vDSO: kernel code mapped in, so clock_gettime needs no syscall".to_string(),
-        "[vvar]" | "[vvar_vclock]" => "vvar: kernel data the vDSO reads (the clock)".to_string(),
-        "[vsyscall]" => "vsyscall: the legacy fixed-address page (kernel half)".to_string(),
-        "" => format!("anonymous {kind}: mmap'd memory (big allocations, thread stacks)"),
+        "[heap]" => "the heap: grown by brk() for small mallocs".into(),
+        "[stack]" => "the main thread's stack: grows down on demand".into(),
+        "[vdso]" => "vDSO: kernel code, so clock_gettime needs no syscall".into(),
+        "[vvar]" | "[vvar_vclock]" => "vvar: clock data the vDSO reads".into(),
+        "[vsyscall]" => "vsyscall: old fixed-address page (kernel half)".into(),
+        "" => format!("anonymous {kind}: mmap'd (big allocations, thread stacks)"),
         p if p == exe => format!("this program's {kind} (file offset {:#x})", r.offset),
         p if p.contains(".so") => {
             let name = p.rsplit('/').next().unwrap_or(p);

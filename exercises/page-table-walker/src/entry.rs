@@ -22,7 +22,8 @@ impl Flags {
     pub const EMPTY: Flags = Flags(0);
     /// Bit 0: the entry is in use. When clear, the MMU ignores every other bit.
     pub const PRESENT: Flags = Flags(1 << 0);
-    /// Bit 1: writes are allowed (at this level and below, if every level allows).
+    /// Bit 1: writes are allowed (at this level and below, if every level
+    /// allows).
     pub const WRITABLE: Flags = Flags(1 << 1);
     /// Bit 2: user-mode code may access (if every level allows).
     pub const USER: Flags = Flags(1 << 2);

@@ -106,8 +106,9 @@ impl PhysMem {
             Some(end) if end <= self.size() => addr.0 as usize..end as usize,
             _ => panic!(
                 "{what} of {len} bytes at physical address {addr} is outside memory \
-                 ({} frames, addresses 0x0..{:#x}); if that address came from a page-table \
-                 entry, its flag bits were probably not masked off (see Entry::addr)",
+                 ({} frames, addresses 0x0..{:#x}). If that address came from a page-table \
+                 entry: were its flag bits masked off (Entry::addr)? Was a huge page's \
+                 entry (PS set: a 2 MiB or 1 GiB frame) read as if it pointed to a table?
                 self.frame_count(),
                 self.size()
             ),
@@ -137,7 +138,8 @@ impl PhysMem {
     pub fn read_u64(&self, addr: PhysAddr) -> u64 {
         assert!(
             addr.0 % 8 == 0,
-            "read of a 64-bit word at {addr}, which is not 8-byte aligned: table entries sit at table + index * 8"
+            "read of a 64-bit word at {addr}, which is not 8-byte aligned: \
+             table entries sit at table + index * 8"
         );
         let range = self.range(addr, 8, "a read");
         self.reads.set(self.reads.get() + 1);

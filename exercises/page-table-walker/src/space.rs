@@ -148,7 +148,10 @@ impl AddressSpace {
         flags: Flags,
     ) -> Result<(), MapError> {
         let _ = (m, addr, frame, flags);
-        todo!("stage 5: walk down, creating tables; refuse to overwrite; write the leaf")
+        todo!(
+            "stage 5: walk down, creating tables; \
+             refuse to overwrite; write the leaf"
+        )
     }
     // ANCHOR_END: map
 
@@ -162,9 +165,16 @@ impl AddressSpace {
     ///
     /// # Errors
     /// See [`UnmapError`]; nothing is changed on error.
-    pub fn unmap(&mut self, m: &mut Machine, addr: VirtAddr) -> Result<PhysAddr, UnmapError> {
+    pub fn unmap(
+        &mut self,
+        m: &mut Machine,
+        addr: VirtAddr, // any address in the page
+    ) -> Result<PhysAddr, UnmapError> {
         let _ = (m, addr);
-        todo!("stage 5: clear the leaf, release the frame, free empty tables bottom-up")
+        todo!(
+            "stage 5: clear the leaf, release the frame, \
+             free empty tables bottom-up"
+        )
     }
     // ANCHOR_END: unmap
 
@@ -209,7 +219,10 @@ impl AddressSpace {
         access: Access,
     ) -> Result<Translation, Fault> {
         let _ = (m, addr, access);
-        todo!("stage 6: look up the TLB first; on a miss walk, check and insert")
+        todo!(
+            "stage 6: look up the TLB first; \
+             on a miss walk, check and insert"
+        )
     }
     // ANCHOR_END: translate
 
@@ -251,7 +264,10 @@ impl AddressSpace {
         access: Access,
     ) -> Result<Translation, Fault> {
         let _ = (m, addr, access);
-        todo!("stage 7: accessed/dirty bits and demand faults; stage 8: copy-on-write faults")
+        todo!(
+            "stage 7: accessed/dirty bits and demand faults; \
+             stage 8: copy-on-write faults"
+        )
     }
     // ANCHOR_END: access
 

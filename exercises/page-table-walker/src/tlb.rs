@@ -106,7 +106,10 @@ impl Tlb {
     /// Drops every cached entry that covers `addr` (what `invlpg` does).
     pub fn invalidate(&mut self, addr: VirtAddr) {
         let _ = addr;
-        todo!("stage 6: every slot whose entry covers addr, not just addr's own slot")
+        todo!(
+            "stage 6: every slot whose entry covers addr, \
+             not just addr's own slot"
+        )
     }
     // ANCHOR_END: invalidate
 

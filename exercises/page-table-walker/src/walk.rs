@@ -201,7 +201,10 @@ pub struct Translation {
 /// present.
 pub fn walk(mem: &PhysMem, cr3: PhysAddr, addr: VirtAddr) -> Result<Walk, Fault> {
     let _ = (mem, cr3, addr);
-    todo!("stage 2: four reads, each at table + index * 8; stage 4: stop at a huge page")
+    todo!(
+        "stage 2: four reads, each at table + index * 8; \
+         stage 4: stop at a huge page"
+    )
 }
 // ANCHOR_END: walk
 
@@ -234,7 +237,9 @@ pub fn translate(
 ) -> Result<Translation, Fault> {
     let _ = (mem, cr3, addr, access);
     todo!(
-        "stage 2: walk and add the offset; stage 3: combine and check permissions; stage 4: page sizes"
+        "stage 2: walk and add the offset; \
+         stage 3: combine and check permissions; \
+         stage 4: page sizes"
     )
 }
 // ANCHOR_END: translate

@@ -41,7 +41,10 @@ pub struct Gcra<C> {
 /// admitted, `None` if it is refused.
 pub(crate) fn admit(tat: u64, now: u64, cost: u64, tolerance: u64) -> Option<u64> {
     let _ = (tat, now, cost, tolerance);
-    todo!("stage 3: start from max(tat, now), add the cost, compare with now + tolerance")
+    todo!(
+        "stage 3: start from max(tat, now), add the cost, \
+         compare with now + tolerance"
+    )
 }
 // ANCHOR_END: admit
 

@@ -87,7 +87,10 @@ impl<C: Clock> SharedTokenBucket<C> {
     /// capacity: the bucket could never hold that many.
     pub fn acquire(&self, n: u64) -> Result<(), AcquireError> {
         let _ = n;
-        todo!("stage 4: refuse n > capacity; otherwise take or sleep for the shortfall, and retry")
+        todo!(
+            "stage 4: refuse n > capacity; \
+             otherwise take or sleep for the shortfall, and retry"
+        )
     }
     // ANCHOR_END: acquire
 

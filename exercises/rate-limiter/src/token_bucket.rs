@@ -50,7 +50,10 @@ impl<C: Clock> TokenBucket<C> {
     /// leaves `last` where it is (so that no stretch of time is counted
     /// twice) and must not panic.
     pub(crate) fn refill(&mut self) {
-        todo!("stage 1: add the units earned since `last`, capped at the capacity")
+        todo!(
+            "stage 1: add the units earned since `last`, \
+             capped at the capacity"
+        )
     }
     // ANCHOR_END: refill
 
@@ -74,7 +77,10 @@ impl<C: Clock> TokenBucket<C> {
     /// `n` must not exceed the capacity.
     pub(crate) fn wait_nanos(&mut self, n: u64) -> u64 {
         let _ = n;
-        todo!("stage 4: the missing units divided by the units earned per nanosecond, rounded up")
+        todo!(
+            "stage 4: the missing units divided by \
+             the units earned per nanosecond, rounded up"
+        )
     }
     // ANCHOR_END: wait_nanos
 

@@ -95,7 +95,10 @@ impl<C: Clock> SlidingWindowLog<C> {
     /// Admits one request if fewer than `limit` were admitted in the window
     /// that ends now.
     pub fn try_acquire(&mut self) -> bool {
-        todo!("stage 5: drop the times that left the window, then compare the count with the limit")
+        todo!(
+            "stage 5: drop the times that left the window, \
+             then compare the count with the limit"
+        )
     }
     // ANCHOR_END: log_try_acquire
 
@@ -111,9 +114,9 @@ impl<C: Clock> SlidingWindowLog<C> {
 /// `start` a multiple of `window`) and the one before it.
 ///
 /// The previous window's count is weighted by the part of it that the
-/// sliding window still covers. At `now`, with `elapsed = now - start`, a
-/// request is admitted when
-/// `previous * (window - elapsed) + current * window < limit * window`
+/// sliding window still covers. At `now`, with `elapsed = now - start`
+/// (zero when the clock reads earlier than `start`), a request is admitted
+/// when `previous * (window - elapsed) + current * window < limit * window`
 /// (the estimate, multiplied through by `window` so that it stays an
 /// integer). If the clock has moved on by one window, `current` becomes
 /// `previous`; by two or more, both start from zero. A clock that reads
@@ -148,7 +151,10 @@ impl<C: Clock> SlidingWindowCounter<C> {
     // ANCHOR: counter_try_acquire
     /// Admits one request if the weighted estimate is below the limit.
     pub fn try_acquire(&mut self) -> bool {
-        todo!("stage 5: roll the windows forward, then weigh `previous` by the overlap")
+        todo!(
+            "stage 5: roll the windows forward, \
+             then weigh `previous` by the overlap"
+        )
     }
     // ANCHOR_END: counter_try_acquire
 }

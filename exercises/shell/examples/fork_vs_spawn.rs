@@ -139,10 +139,11 @@ fn measure(runs: usize, target: &Target) -> [Duration; 3] {
 fn touch(bytes: usize) -> (NonNull<libc::c_void>, usize) {
     let length = NonZeroUsize::new(bytes).expect("size must not be zero");
     let protection = ProtFlags::PROT_READ | ProtFlags::PROT_WRITE;
+    let flags = MapFlags::MAP_PRIVATE;
     // SAFETY: a new private anonymous mapping, at an address the kernel
     // chooses, aliases nothing that already exists.
-    let base = unsafe { mmap_anonymous(None, length, protection, MapFlags::MAP_PRIVATE) }
-        .expect("mmap failed");
+    let mapped = unsafe { mmap_anonymous(None, length, protection, flags) };
+    let base = mapped.expect("mmap failed");
     // SAFETY: `base` and `bytes` are exactly the mapping made above. The
     // advice is only a preference, so its failure (THP not built into the
     // kernel) is harmless.

@@ -52,7 +52,10 @@ pub fn run(shell: &mut Shell, argv: &[String]) -> Flow {
 /// previous directory, `osh: cd: too many arguments`.
 pub fn cd(shell: &mut Shell, args: &[String]) -> i32 {
     let _ = (shell, args);
-    todo!("stage 3: change the shell's directory (no argument: $HOME; `-`: the previous one)")
+    todo!(
+        "stage 3: change the shell's directory \
+         (no argument: $HOME; `-`: the previous one)"
+    )
 }
 // ANCHOR_END: cd
 
@@ -99,11 +102,12 @@ pub fn wait(shell: &mut Shell, args: &[String]) -> i32 {
 
 // ANCHOR: fg
 /// `fg [%N]`: brings a job (the most recent without an argument) to the
-/// foreground: prints its text, continues it with SIGCONT sent to its
-/// whole process group, and waits for it as for any foreground job
-/// ([`Shell::wait_foreground`], which also hands it the terminal).
-/// Returns its status. Errors: `osh: fg: no job control` when the shell
-/// is not interactive, `osh: fg: %N: no such job` (status 1).
+/// foreground: prints its text on standard output, continues it with
+/// SIGCONT sent to its whole process group, and waits for it as for any
+/// foreground job ([`Shell::wait_foreground`], which also hands it the
+/// terminal). Returns its status. Errors, on standard error with status 1:
+/// `osh: fg: no job control` when the shell is not interactive,
+/// `osh: fg: %N: no such job`.
 pub fn fg(shell: &mut Shell, args: &[String]) -> i32 {
     let _ = (shell, args);
     todo!("stage 7: continue a job in the foreground and wait for it")
@@ -113,7 +117,8 @@ pub fn fg(shell: &mut Shell, args: &[String]) -> i32 {
 // ANCHOR: bg
 /// `bg [%N]`: continues a stopped job (the most recent without an
 /// argument) in the background, with SIGCONT to its process group, and
-/// prints `[N] TEXT &`. Errors as for [`fg`].
+/// prints `[N] TEXT &` on standard output. Errors as for [`fg`] (on
+/// standard error, status 1).
 pub fn bg(shell: &mut Shell, args: &[String]) -> i32 {
     let _ = (shell, args);
     todo!("stage 7: continue a stopped job in the background")

@@ -49,7 +49,10 @@ pub fn fork_child(child: impl FnOnce() -> Infallible) -> nix::Result<Pid> {
 /// of a process that exited, 128 + N for one killed (or stopped) by
 /// signal N (130 for SIGINT, 137 for SIGKILL, 148 for SIGTSTP).
 pub fn exit_code(status: WaitStatus) -> i32 {
-    todo!("stage 2: turn {status:?} into an exit code: the code, or 128 + the signal")
+    todo!(
+        "stage 2: turn {status:?} into an exit code: \
+         the code, or 128 + the signal"
+    )
 }
 // ANCHOR_END: exit_code
 
@@ -60,7 +63,10 @@ pub fn exit_code(status: WaitStatus) -> i32 {
 /// (status 127) or `osh: NAME: Permission denied` (126), or
 /// `osh: NAME: <reason>` (126) on standard error and exits with `_exit`.
 pub fn exec_program(argv: &[String]) -> ! {
-    todo!("stage 2: execvp {argv:?}; if that fails, report it and _exit with 127 or 126")
+    todo!(
+        "stage 2: execvp {argv:?}; \
+         if that fails, report it and _exit with 127 or 126"
+    )
 }
 // ANCHOR_END: exec_program
 
@@ -69,7 +75,8 @@ pub fn exec_program(argv: &[String]) -> ! {
 /// Displays as `FILE: No such file or directory` (the shell adds `osh: `).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedirectError {
-    /// The file named in the redirection.
+    /// The file named in the redirection, or `"2>&1"` when the
+    /// `dup2(1, 2)` of a `2>&1` fails (it names no file).
     pub path: String,
     /// Why `open` (or `dup2`) failed.
     pub errno: Errno,
@@ -116,7 +123,10 @@ pub fn dup2_raw(from: i32, to: i32) -> nix::Result<()> {
 /// ignores it), so `yes | head -n 1` would see `yes` fail with "Broken
 /// pipe" instead of dying quietly.
 pub fn reset_signals() {
-    todo!("stage 7: restore the default action of every signal the shell ignores, unblock all")
+    todo!(
+        "stage 7: restore the default action of every signal \
+         the shell ignores, unblock all"
+    )
 }
 // ANCHOR_END: reset_signals
 
@@ -149,13 +159,17 @@ pub fn give_terminal(pgid: Pid) {
 ///   group, whose id is the first child's pid (`setpgid`, in the child
 ///   *and* in the parent, so it is done whichever runs first); a
 ///   foreground job's children also take the terminal
-///   ([`give_terminal`]); every child calls [`reset_signals`] before exec.
+///   ([`give_terminal`]). Every child, with or without job control, calls
+///   [`reset_signals`] before exec.
 ///
 /// If a fork fails, the processes already started are killed and reaped
 /// before the error is returned.
 pub fn start_job(job: &Job, job_control: bool) -> nix::Result<Vec<Process>> {
     let _ = (job, job_control);
-    todo!("stage 2: fork and exec the job's command (stage 5: a pipeline; stage 7: process groups)")
+    todo!(
+        "stage 2: fork and exec the job's command \
+         (stage 5: a pipeline; stage 7: process groups)"
+    )
 }
 // ANCHOR_END: start_job
 
@@ -180,6 +194,9 @@ pub fn abandon(processes: &[Process]) {
 ///   process is reported stopped.
 pub fn wait_job(processes: &mut [Process]) -> nix::Result<()> {
     let _ = processes;
-    todo!("stage 2: waitpid for the job's processes (stage 5: all of them; stage 7: WUNTRACED)")
+    todo!(
+        "stage 2: waitpid for the job's processes \
+         (stage 5: all of them; stage 7: WUNTRACED)"
+    )
 }
 // ANCHOR_END: wait_job

@@ -207,13 +207,17 @@ impl JobTable {
     /// Collects, without blocking, the status of every process of every job
     /// that has changed state (ended, and under job control stopped or
     /// continued); removes the jobs that are now done and returns them.
+    /// Always pass `WNOHANG | WUNTRACED | WCONTINUED` to `waitpid`: `reap`
+    /// is not told whether the shell does job control, and does not need to
+    /// be.
     ///
     /// Called before every line, this is what keeps finished background
     /// jobs from staying zombies.
     pub fn reap(&mut self) -> Vec<JobEntry> {
         let _ = &self.entries;
         todo!(
-            "stage 6: collect every changed child with waitpid(WNOHANG), remove the jobs that are done"
+            "stage 6: collect every changed child with waitpid(WNOHANG), \
+             remove the jobs that are done"
         )
     }
     // ANCHOR_END: reap

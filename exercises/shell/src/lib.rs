@@ -1,9 +1,10 @@
 //! oslings exercise 5 (the capstone): `osh`, a small Unix shell.
 //!
-//! Read the chapters "Processes", "Signals" and "File descriptors" in the
-//! book, then fill in the `todo!()`s stage by stage. `cargo test -p shell`
-//! runs the visible tests; `cargo run -p shell` (binary `osh`) starts the
-//! shell; `cargo run -p checker -- shell` grades your work.
+//! Read the chapters "Processes", "Signals", "File descriptors" and
+//! "Capstone: a shell" (which has the stages) in the book, then fill in the
+//! `todo!()`s stage by stage. `cargo test -p shell` runs the visible tests;
+//! `cargo run -p shell` (binary `osh`) starts the shell;
+//! `cargo run -p checker -- shell` grades your work.
 //!
 //! | stage | where | what you build |
 //! |---|---|---|

@@ -17,7 +17,7 @@ use crate::builtins;
 use crate::exec;
 use crate::jobs::{JobEntry, JobState, JobTable, ProcessState};
 use crate::lexer::tokenize;
-use crate::parser::{Job, parse};
+use crate::parser::{Job, Redirect, parse};
 
 /// What the shell does after a line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,7 +92,10 @@ impl Shell {
     /// 4. Takes the terminal: [`exec::give_terminal`] with its own group.
     pub fn init_job_control(&mut self) -> nix::Result<()> {
         let _ = &self.pgid;
-        todo!("stage 7: own process group, ignore job-control signals, take the terminal")
+        todo!(
+            "stage 7: own process group, ignore job-control signals, \
+             take the terminal"
+        )
     }
     // ANCHOR_END: init_job_control
 
@@ -211,7 +214,7 @@ impl Shell {
     /// and the saved descriptors put back, so the shell's own output goes
     /// where it went before. A redirection that fails prints
     /// `osh: <error>`, skips the builtin and gives status 1.
-    pub fn run_builtin(&mut self, argv: &[String], redirects: &[crate::Redirect]) -> Flow {
+    pub fn run_builtin(&mut self, argv: &[String], redirects: &[Redirect]) -> Flow {
         if redirects.is_empty() {
             return builtins::run(self, argv);
         }
@@ -244,7 +247,10 @@ impl Shell {
     /// and its last process's pid) on standard error. The status is 0.
     pub fn start_background(&mut self, entry: JobEntry) -> i32 {
         let _ = (&self.jobs, entry);
-        todo!("stage 6: add the job to the table; interactive shells print [N] PID")
+        todo!(
+            "stage 6: add the job to the table; \
+             interactive shells print [N] PID"
+        )
     }
     // ANCHOR_END: start_background
 
@@ -298,12 +304,13 @@ fn save_fd(fd: i32) -> Option<OwnedFd> {
 /// The `osh` program: an interactive shell if standard input is a
 /// terminal, a script reader otherwise. Returns the exit status.
 pub fn main() -> i32 {
-    let interactive = nix::unistd::isatty(std::io::stdin().as_raw_fd()).unwrap_or(false);
+    let stdin = std::io::stdin();
+    let interactive = nix::unistd::isatty(stdin.as_raw_fd()).unwrap_or(false);
     let mut shell = if interactive {
         Shell::interactive()
     } else {
         Shell::new()
     };
-    shell.run(std::io::stdin().lock())
+    shell.run(stdin.lock())
 }
 // ANCHOR_END: main

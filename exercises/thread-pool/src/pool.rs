@@ -149,7 +149,10 @@ impl ThreadPool {
     /// # Panics
     /// If `workers` or `capacity` is zero.
     pub fn with_capacity(workers: usize, capacity: usize) -> ThreadPool {
-        todo!("stage 5: a pool of {workers} workers with room for {capacity} waiting jobs")
+        todo!(
+            "stage 5: a pool of {workers} workers \
+             with room for {capacity} waiting jobs"
+        )
     }
     // ANCHOR_END: with_capacity
 

@@ -29,9 +29,12 @@ pub struct Chunk {
 pub struct ChunkedArena {
     /// Size of an ordinary chunk, a multiple of the page size.
     chunk_size: usize,
-    /// Every mapping so far; the last one is the one being bumped through.
+    /// Every mapping so far, oldest first. The last one is the current
+    /// chunk, the one `next` and `end` point into: every new mapping becomes
+    /// the current chunk, even one made for a single oversized request.
     chunks: Vec<Chunk>,
-    /// Address of the first free byte in the current chunk (0 before the first).
+    /// Address of the first free byte in the current chunk (0 before the
+    /// first chunk).
     next: usize,
     /// Address one past the end of the current chunk (0 before the first).
     end: usize,
@@ -64,7 +67,8 @@ impl ChunkedArena {
         self.chunk_size
     }
 
-    /// The mappings made so far, oldest first.
+    /// The mappings made so far, oldest first: the last one is the current
+    /// chunk.
     pub fn chunks(&self) -> &[Chunk] {
         &self.chunks
     }
@@ -105,8 +109,11 @@ impl ChunkedArena {
     /// current one cannot hold it.
     ///
     /// A request too big for an ordinary chunk gets a chunk of its own, sized
-    /// (in whole pages) to fit it. Zero-sized requests follow the same rule
-    /// as [`crate::Arena::alloc`]. `None` only if `mmap` fails.
+    /// (in whole pages) to fit it. A new chunk, ordinary or not, becomes the
+    /// current one: what was left of the previous chunk is abandoned (it costs
+    /// address space, but pages that are never written cost no memory).
+    /// Zero-sized requests follow the same rule as [`crate::Arena::alloc`].
+    /// `None` only if `mmap` fails.
     #[inline]
     pub fn alloc(&mut self, layout: Layout) -> Option<NonNull<u8>> {
         if layout.size() == 0 {

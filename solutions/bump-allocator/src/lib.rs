@@ -12,6 +12,10 @@
 //! | 4 | [`arena`] | zero-sized and over-aligned requests, `reset`, `dealloc_last` |
 //! | 5 | [`global`] | a lock-free `GlobalAlloc` that can run a whole program |
 //! | 6 | [`chunked`] | an arena that grows with `mmap` chunks from the OS |
+//!
+//! Once the six stages pass, the checker also measures how fast your `Arena`
+//! and `BumpGlobal` are (the book's "Stage 7: performance"); that stage adds
+//! no code of its own.
 
 pub mod align;
 pub mod arena;

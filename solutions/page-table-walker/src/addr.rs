@@ -29,7 +29,8 @@ pub enum Level {
     Pt = 1,
     /// Level 2: the page directory (PD); an entry may map a 2 MiB page.
     Pd = 2,
-    /// Level 3: the page-directory-pointer table (PDPT); an entry may map a 1 GiB page.
+    /// Level 3: the page-directory-pointer table (PDPT); an entry may map a
+    /// 1 GiB page.
     Pdpt = 3,
     /// Level 4: the PML4, the root.
     Pml4 = 4,

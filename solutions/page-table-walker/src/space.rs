@@ -218,7 +218,11 @@ impl AddressSpace {
     ///
     /// # Errors
     /// See [`UnmapError`]; nothing is changed on error.
-    pub fn unmap(&mut self, m: &mut Machine, addr: VirtAddr) -> Result<PhysAddr, UnmapError> {
+    pub fn unmap(
+        &mut self,
+        m: &mut Machine,
+        addr: VirtAddr, // any address in the page
+    ) -> Result<PhysAddr, UnmapError> {
         let walk = self.walk_4k(m, addr)?;
         let steps = walk.steps();
         let leaf = steps[3];

@@ -124,9 +124,9 @@ impl<C: Clock> SlidingWindowLog<C> {
 /// `start` a multiple of `window`) and the one before it.
 ///
 /// The previous window's count is weighted by the part of it that the
-/// sliding window still covers. At `now`, with `elapsed = now - start`, a
-/// request is admitted when
-/// `previous * (window - elapsed) + current * window < limit * window`
+/// sliding window still covers. At `now`, with `elapsed = now - start`
+/// (zero when the clock reads earlier than `start`), a request is admitted
+/// when `previous * (window - elapsed) + current * window < limit * window`
 /// (the estimate, multiplied through by `window` so that it stays an
 /// integer). If the clock has moved on by one window, `current` becomes
 /// `previous`; by two or more, both start from zero. A clock that reads

@@ -182,11 +182,12 @@ pub fn wait(shell: &mut Shell, args: &[String]) -> i32 {
 
 // ANCHOR: fg
 /// `fg [%N]`: brings a job (the most recent without an argument) to the
-/// foreground: prints its text, continues it with SIGCONT sent to its
-/// whole process group, and waits for it as for any foreground job
-/// ([`Shell::wait_foreground`], which also hands it the terminal).
-/// Returns its status. Errors: `osh: fg: no job control` when the shell
-/// is not interactive, `osh: fg: %N: no such job` (status 1).
+/// foreground: prints its text on standard output, continues it with
+/// SIGCONT sent to its whole process group, and waits for it as for any
+/// foreground job ([`Shell::wait_foreground`], which also hands it the
+/// terminal). Returns its status. Errors, on standard error with status 1:
+/// `osh: fg: no job control` when the shell is not interactive,
+/// `osh: fg: %N: no such job`.
 pub fn fg(shell: &mut Shell, args: &[String]) -> i32 {
     if !shell.interactive {
         eprintln!("osh: fg: no job control");
@@ -218,7 +219,8 @@ fn exec_give_terminal_and_continue(entry: &mut crate::jobs::JobEntry) {
 // ANCHOR: bg
 /// `bg [%N]`: continues a stopped job (the most recent without an
 /// argument) in the background, with SIGCONT to its process group, and
-/// prints `[N] TEXT &`. Errors as for [`fg`].
+/// prints `[N] TEXT &` on standard output. Errors as for [`fg`] (on
+/// standard error, status 1).
 pub fn bg(shell: &mut Shell, args: &[String]) -> i32 {
     if !shell.interactive {
         eprintln!("osh: bg: no job control");

@@ -90,7 +90,8 @@ pub fn exec_program(argv: &[String]) -> ! {
 /// Displays as `FILE: No such file or directory` (the shell adds `osh: `).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedirectError {
-    /// The file named in the redirection.
+    /// The file named in the redirection, or `"2>&1"` when the
+    /// `dup2(1, 2)` of a `2>&1` fails (it names no file).
     pub path: String,
     /// Why `open` (or `dup2`) failed.
     pub errno: Errno,
@@ -209,7 +210,8 @@ pub fn give_terminal(pgid: Pid) {
 ///   group, whose id is the first child's pid (`setpgid`, in the child
 ///   *and* in the parent, so it is done whichever runs first); a
 ///   foreground job's children also take the terminal
-///   ([`give_terminal`]); every child calls [`reset_signals`] before exec.
+///   ([`give_terminal`]). Every child, with or without job control, calls
+///   [`reset_signals`] before exec.
 ///
 /// If a fork fails, the processes already started are killed and reaped
 /// before the error is returned.

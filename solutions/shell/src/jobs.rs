@@ -207,6 +207,9 @@ impl JobTable {
     /// Collects, without blocking, the status of every process of every job
     /// that has changed state (ended, and under job control stopped or
     /// continued); removes the jobs that are now done and returns them.
+    /// Always pass `WNOHANG | WUNTRACED | WCONTINUED` to `waitpid`: `reap`
+    /// is not told whether the shell does job control, and does not need to
+    /// be.
     ///
     /// Called before every line, this is what keeps finished background
     /// jobs from staying zombies.

@@ -72,7 +72,8 @@ pub enum SyntaxError {
     TrailingBackslash,
     /// An operator where a command should start (`| ls`, `ls | | wc`, `& ls`).
     UnexpectedToken(Token),
-    /// A redirection operator without a file name after it (`ls >`); holds the operator.
+    /// A redirection operator without a file name after it (`ls >`); holds
+    /// the operator.
     MissingRedirectTarget(Token),
     /// A pipeline that ends with `|` (`ls |`).
     TrailingPipe,
@@ -131,8 +132,9 @@ pub fn is_blank(c: char) -> bool {
 /// let lookup = |name: &str| (name == "?").then(|| "0".to_string());
 /// let tokens = tokenize(r#"echo 'a  b'"$?" x\ y|wc>out"#, &lookup).unwrap();
 /// assert_eq!(tokens, [
-///     Token::Word("echo".into()), Token::Word("a  b0".into()), Token::Word("x y".into()),
-///     Token::Pipe, Token::Word("wc".into()), Token::RedirectOut, Token::Word("out".into()),
+///     Token::Word("echo".into()), Token::Word("a  b0".into()),
+///     Token::Word("x y".into()), Token::Pipe,
+///     Token::Word("wc".into()), Token::RedirectOut, Token::Word("out".into()),
 /// ]);
 /// ```
 pub fn tokenize(

@@ -17,7 +17,7 @@ use crate::builtins;
 use crate::exec;
 use crate::jobs::{JobEntry, JobState, JobTable, ProcessState};
 use crate::lexer::tokenize;
-use crate::parser::{Job, parse};
+use crate::parser::{Job, Redirect, parse};
 
 /// What the shell does after a line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -237,7 +237,7 @@ impl Shell {
     /// and the saved descriptors put back, so the shell's own output goes
     /// where it went before. A redirection that fails prints
     /// `osh: <error>`, skips the builtin and gives status 1.
-    pub fn run_builtin(&mut self, argv: &[String], redirects: &[crate::Redirect]) -> Flow {
+    pub fn run_builtin(&mut self, argv: &[String], redirects: &[Redirect]) -> Flow {
         if redirects.is_empty() {
             return builtins::run(self, argv);
         }
@@ -328,12 +328,13 @@ fn save_fd(fd: i32) -> Option<OwnedFd> {
 /// The `osh` program: an interactive shell if standard input is a
 /// terminal, a script reader otherwise. Returns the exit status.
 pub fn main() -> i32 {
-    let interactive = nix::unistd::isatty(std::io::stdin().as_raw_fd()).unwrap_or(false);
+    let stdin = std::io::stdin();
+    let interactive = nix::unistd::isatty(stdin.as_raw_fd()).unwrap_or(false);
     let mut shell = if interactive {
         Shell::interactive()
     } else {
         Shell::new()
     };
-    shell.run(std::io::stdin().lock())
+    shell.run(stdin.lock())
 }
 // ANCHOR_END: main

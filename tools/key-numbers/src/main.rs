@@ -1,16 +1,18 @@
 //! `cargo run --release -p key-numbers`: the latencies every systems
 //! engineer should know (a call, a syscall, a lock, a fault, a fork, a
-//! memory load), measured on this machine, each with how it was measured.
+//! memory load, a durable write), measured on this machine, each with how
+//! it was measured.
 
 mod probes;
 mod timing;
 
 use std::io::Write;
+use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use clap::Parser;
 
-use probes::{Figure, PROBES};
+use probes::{Figure, PROBES, SCRATCH_DIR};
 use timing::Budget;
 
 /// Measures key operating-system latencies on this machine.
@@ -23,6 +25,10 @@ struct Cli {
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
+    /// Directory for the `fsync` figure's scratch file: choose one on the
+    /// disk you care about (tmpfs has nothing to flush).
+    #[arg(long, default_value = ".")]
+    dir: PathBuf,
     /// Measure only these figures (by key, e.g. `syscall fork`); all by default.
     keys: Vec<String>,
 }
@@ -50,6 +56,7 @@ fn main() -> Result<()> {
             );
         }
     }
+    SCRATCH_DIR.get_or_init(|| cli.dir.clone());
     let budget = if cli.quick {
         Budget::quick()
     } else {

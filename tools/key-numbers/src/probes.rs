@@ -1,13 +1,18 @@
 //! The measurements: each probe times one kind of operation and says how.
 
 use std::ffi::CString;
+use std::fs::OpenOptions;
 use std::hint::black_box;
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Barrier, Mutex, mpsc};
+use std::sync::{Barrier, Mutex, OnceLock, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use nix::sys::statfs;
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::{ForkResult, fork};
 use serde::Serialize;
@@ -49,7 +54,12 @@ pub(crate) const PROBES: &[(&str, Probe)] = &[
     ("fork", fork_exit),
     ("fork-exec", fork_exec),
     ("spawn", posix_spawn),
+    ("fsync", durable_write),
 ];
+
+/// Where the `fsync` probe writes its file (`--dir`); the current
+/// directory if unset.
+pub(crate) static SCRATCH_DIR: OnceLock<PathBuf> = OnceLock::new();
 
 #[inline(never)]
 fn callee(x: u64) -> u64 {
@@ -413,5 +423,54 @@ fn posix_spawn(budget: Budget) -> Result<Figure> {
         what: "spawn + wait (posix_spawn)",
         ns,
         method: "std::process::Command running /bin/true (vfork-style clone, no page-table copy)",
+    })
+}
+
+/// A file removed when dropped.
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn durable_write(budget: Budget) -> Result<Figure> {
+    let dir = SCRATCH_DIR
+        .get()
+        .cloned()
+        .unwrap_or_else(|| PathBuf::from("."));
+    let on_tmpfs = statfs::statfs(&dir).is_ok_and(|fs| fs.filesystem_type() == statfs::TMPFS_MAGIC);
+    if on_tmpfs {
+        eprintln!(
+            "note: {} is on tmpfs (RAM), so the fsync figure has no disk to wait for; \
+             choose a directory on a disk with --dir",
+            dir.display()
+        );
+    }
+    let scratch = Scratch(dir.join(format!(".key-numbers-fsync-{}", std::process::id())));
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&scratch.0)
+        .with_context(|| format!("cannot create a file in {}", dir.display()))?;
+    // Real blocks, already on disk: later writes change data, not metadata.
+    let block = [0x5a_u8; 4096];
+    file.write_all(&block)?;
+    file.sync_all()?;
+    let mut failure = None;
+    let ns = ns_per_call(budget, || {
+        if let Err(e) = file.write_all_at(&block, 0).and_then(|()| file.sync_data()) {
+            failure.get_or_insert(e);
+        }
+    });
+    if let Some(e) = failure {
+        return Err(e).context("writing and syncing the scratch file");
+    }
+    Ok(Figure {
+        key: "fsync",
+        what: "durable 4 KiB write (pwrite + fdatasync)",
+        ns,
+        method: "overwrite 4 KiB of a file in --dir (default: the current directory), then fdatasync: the device's write and cache flush",
     })
 }

@@ -5,7 +5,7 @@ use std::process::Command;
 #[test]
 fn every_figure_is_measured_and_positive() {
     let out = Command::new(env!("CARGO_BIN_EXE_key-numbers"))
-        .args(["--quick", "--json"])
+        .args(["--quick", "--json", "--dir", env!("CARGO_TARGET_TMPDIR")])
         .output()
         .expect("the key-numbers binary runs");
     assert!(

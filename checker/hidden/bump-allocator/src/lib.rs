@@ -12,6 +12,46 @@ use std::ops::Range;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr::NonNull;
 
+/// An address that prints in hex (`0x7f3a2c000c40`) in an assertion's
+/// `left`/`right`, as the messages write addresses.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Hex(pub usize);
+
+impl std::fmt::Debug for Hex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:#x}", self.0)
+    }
+}
+
+/// `.hex()`: an address, or an `Option`/`Result` of one, that prints in hex.
+pub trait AsHex {
+    /// The same value with the address wrapped in [`Hex`].
+    type Hexed;
+    /// Wraps the address in [`Hex`].
+    fn hex(self) -> Self::Hexed;
+}
+
+impl AsHex for usize {
+    type Hexed = Hex;
+    fn hex(self) -> Hex {
+        Hex(self)
+    }
+}
+
+impl AsHex for Option<usize> {
+    type Hexed = Option<Hex>;
+    fn hex(self) -> Option<Hex> {
+        self.map(Hex)
+    }
+}
+
+impl<E> AsHex for Result<usize, E> {
+    type Hexed = Result<Hex, E>;
+    fn hex(self) -> Result<Hex, E> {
+        self.map(Hex)
+    }
+}
+
 /// Heap memory whose first byte sits exactly `skew` bytes past a multiple of
 /// `align`, so a test can give an arena a base address that is deliberately
 /// *not* aligned (e.g. an odd address).

@@ -137,6 +137,40 @@ pub fn open_fds(pid: i32) -> BTreeSet<i32> {
         .unwrap_or_default()
 }
 
+/// What a stuck shell was doing, for the message that reports it: its
+/// open descriptors (what each points to: a pipe end kept open is the
+/// usual reason a pipeline never ends) and every process of its session.
+pub fn stuck_shell_report(shell: i32) -> String {
+    let fds: Vec<String> = open_fds(shell)
+        .into_iter()
+        .map(|fd| {
+            let target = std::fs::read_link(format!("/proc/{shell}/fd/{fd}"))
+                .map(|t| t.display().to_string())
+                .unwrap_or_else(|_| "?".to_string());
+            format!("{fd} -> {target}")
+        })
+        .collect();
+    let processes: Vec<String> = session_members(shell)
+        .into_iter()
+        .map(|p| {
+            let role = if p.pid == shell { " (the shell)" } else { "" };
+            format!(
+                "pid {} `{}`{role}, parent {}, group {}: {}",
+                p.pid,
+                p.comm,
+                p.ppid,
+                p.pgrp,
+                described(Some(p.state))
+            )
+        })
+        .collect();
+    format!(
+        "the shell's open descriptors (/proc/{shell}/fd):\n{}\nthe processes of its session:\n{}",
+        indent(&fds.join("\n")),
+        indent(&processes.join("\n"))
+    )
+}
+
 /// Kills every process of session `sid` and reaps those that are (or
 /// become) children of this process; returns once none is left, or after
 /// [`PATIENCE`]. Returns the members it found on its first look.
@@ -350,19 +384,27 @@ pub fn try_run_script_in(
     });
     let status = session.wait_exit(patience);
     let elapsed = started.elapsed();
-    kill_session(session.pid);
-    let out = collect(&stdout, PATIENCE);
-    let err = collect(&stderr, PATIENCE);
     let Some(status) = status else {
+        // What the shell printed before the checker stepped in, and its
+        // state, taken before anything is killed: once its children are
+        // killed a stuck shell goes on and prints as if it had finished.
+        let out = collect(&stdout, Duration::from_millis(100));
+        let err = collect(&stderr, Duration::from_millis(100));
+        let state = stuck_shell_report(session.pid);
+        kill_session(session.pid);
         return Err(format!(
             "{program} did not finish this script within {patience:?} (a pipeline that never \
              ends because a pipe's write end is still open somewhere? a wait for a process \
-             that is not there?):\n{}\nits output so far:\n{}\nits errors so far:\n{}",
+             that is not there?):\n{}\nits output before it was stopped:\n{}\nits errors \
+             before it was stopped:\n{}\n{state}",
             indent(script),
             indent(&String::from_utf8_lossy(&out)),
             indent(&String::from_utf8_lossy(&err)),
         ));
     };
+    kill_session(session.pid);
+    let out = collect(&stdout, PATIENCE);
+    let err = collect(&stderr, PATIENCE);
     Ok(Transcript {
         stdout: String::from_utf8_lossy(&out).into_owned(),
         stderr: String::from_utf8_lossy(&err).into_owned(),
@@ -605,9 +647,10 @@ impl Driver {
                 Err(RecvTimeoutError::Timeout) => {
                     return Err(format!(
                         "the shell did not finish `{line}` (and the `echo` after it) within \
-                         {PATIENCE:?}; its output so far:\n{}\nits errors:\n{}",
+                         {PATIENCE:?}; its output so far:\n{}\nits errors:\n{}\n{}",
                         indent(&String::from_utf8_lossy(&self.pending)),
-                        indent(&self.stderr())
+                        indent(&self.stderr()),
+                        stuck_shell_report(self.session.pid)
                     ));
                 }
                 Err(RecvTimeoutError::Disconnected) => {
@@ -763,15 +806,24 @@ impl Pty {
                         }
                         RecvTimeoutError::Timeout => self.session.alive(),
                     };
+                    let stuck = if alive {
+                        format!("\n{}", stuck_shell_report(self.session.pid))
+                    } else {
+                        String::new()
+                    };
                     let why = match (err, alive) {
-                        (_, false) => ": the shell has exited".to_string(),
+                        (_, false) => ": the shell has exited (a shell that hands the \
+                                       terminal to a job must ignore SIGTTOU, SIGTTIN and \
+                                       SIGTSTP: without that, taking the terminal back fails \
+                                       and its next read of the terminal ends its input)"
+                            .to_string(),
                         (RecvTimeoutError::Disconnected, true) => {
                             ": the terminal closed".to_string()
                         }
                         _ => format!(" within {PATIENCE:?}"),
                     };
                     panic!(
-                        "{what} (`{}`) never appeared on the terminal{why}; the terminal showed:\n{}",
+                        "{what} (`{}`) never appeared on the terminal{why}; the terminal showed:\n{}{stuck}",
                         needle.escape_debug(),
                         indent(&self.seen)
                     )
@@ -819,6 +871,21 @@ pub fn wait_state(pid: i32, wanted: impl Fn(Option<char>) -> bool) -> Option<cha
         wanted(last).then_some(())
     });
     last
+}
+
+/// A process state as the book says it (`/proc`'s letters are not
+/// self-explanatory): `None` is a process that is gone (reaped).
+pub fn described(state: Option<char>) -> &'static str {
+    match state {
+        None => "gone (exited and reaped)",
+        Some('Z') => "exited but not reaped (a zombie)",
+        Some('T') => "stopped (by a signal such as SIGTSTP, SIGTTIN or SIGTTOU)",
+        Some('t') => "stopped by a debugger (traced)",
+        Some('R') => "running",
+        Some('S') => "sleeping (waiting for something)",
+        Some('D') => "sleeping in the kernel (uninterruptible)",
+        Some(_) => "in another state",
+    }
 }
 
 /// Writes `contents` to `dir/name`.

@@ -9,7 +9,11 @@
 //! - `round-trip`: the latency of one job and its result: `spawn(|| 1)`
 //!   then `join()`, with the workers idle in between.
 //!
-//! Every pool is built once, outside the timed closures.
+//! Every pool is built once, outside the timed closures, but inside the
+//! argument that adds it to the workload: the threads it starts there are
+//! its own, and each subject is charged the CPU time of its own threads
+//! and of the thread that queues the jobs ([`Clock::Threads`]), not that of
+//! another pool settling down after its batch.
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -17,7 +21,7 @@ use std::sync::mpsc;
 use std::thread::{self, Thread};
 use std::time::Duration;
 
-use oslings_harness::perf::{Workload, WorkloadResult, run_main_with_budget};
+use oslings_harness::perf::{Clock, Workload, WorkloadResult, run_main_with_budget};
 
 use crate::{candidate, reference};
 
@@ -132,6 +136,20 @@ macro_rules! tiny_jobs {
     }};
 }
 
+/// A routine of `iters` round trips through one of the exercise's pools:
+/// `spawn` and `join`.
+macro_rules! round_trips_by_handle {
+    ($pool:expr) => {{
+        let pool = $pool;
+        move |iters: u64| {
+            for _ in 0..iters {
+                let handle = pool.spawn(|| black_box(1_u64));
+                black_box(handle.join().expect("the job does not panic"));
+            }
+        }
+    }};
+}
+
 /// A routine of `iters` round trips through a pool without result
 /// handles: the job sends its result through a one-slot channel.
 macro_rules! round_trips_by_channel {
@@ -151,6 +169,7 @@ macro_rules! round_trips_by_channel {
 
 fn tiny_jobs_workload(budget: Duration) -> WorkloadResult {
     Workload::new("tiny-jobs", "job")
+        .clock(Clock::Threads)
         .candidate(tiny_jobs!(candidate::ThreadPool::new(WORKERS), execute))
         .reference(tiny_jobs!(reference::ThreadPool::new(WORKERS), execute))
         .baseline(
@@ -166,21 +185,10 @@ fn tiny_jobs_workload(budget: Duration) -> WorkloadResult {
 }
 
 fn round_trip_workload(budget: Duration) -> WorkloadResult {
-    let candidate_pool = candidate::ThreadPool::new(WORKERS);
-    let reference_pool = reference::ThreadPool::new(WORKERS);
     Workload::new("round-trip", "spawn and join")
-        .candidate(move |iters| {
-            for _ in 0..iters {
-                let handle = candidate_pool.spawn(|| black_box(1_u64));
-                black_box(handle.join().expect("the job does not panic"));
-            }
-        })
-        .reference(move |iters| {
-            for _ in 0..iters {
-                let handle = reference_pool.spawn(|| black_box(1_u64));
-                black_box(handle.join().expect("the job does not panic"));
-            }
-        })
+        .clock(Clock::Threads)
+        .candidate(round_trips_by_handle!(candidate::ThreadPool::new(WORKERS)))
+        .reference(round_trips_by_handle!(reference::ThreadPool::new(WORKERS)))
         .baseline(
             "threadpool",
             round_trips_by_channel!(threadpool::ThreadPool::new(WORKERS), execute),

@@ -1,5 +1,6 @@
 //! Stage 1: `align_up` and `align_down`.
 
+use hidden_bump_allocator::AsHex;
 use learner::{AlignError, align_down, align_up};
 
 const NOT_POWERS_OF_TWO: [usize; 8] = [3, 6, 12, 24, 100, 4095, (1 << 40) + 1, usize::MAX];
@@ -17,8 +18,8 @@ fn rounds_up_to_the_next_multiple() {
         (5, 1, 5),
     ] {
         assert_eq!(
-            align_up(addr, align),
-            Ok(expected),
+            align_up(addr, align).hex(),
+            Ok(expected).hex(),
             "align_up({addr:#x}, {align}) should be the smallest multiple of {align} \
              at or above {addr:#x}"
         );
@@ -38,14 +39,14 @@ fn aligned_addresses_stay_put() {
         (7, 1),
     ] {
         assert_eq!(
-            align_up(addr, align),
-            Ok(addr),
+            align_up(addr, align).hex(),
+            Ok(addr).hex(),
             "align_up({addr:#x}, {align}): {addr:#x} is already a multiple of {align}, \
              so it must come back unchanged"
         );
         assert_eq!(
-            align_down(addr, align),
-            Ok(addr),
+            align_down(addr, align).hex(),
+            Ok(addr).hex(),
             "align_down({addr:#x}, {align}): {addr:#x} is already a multiple of {align}, \
              so it must come back unchanged"
         );
@@ -83,8 +84,8 @@ fn the_highest_aligned_addresses_do_not_overflow() {
         (1, 1 << (usize::BITS - 1), 1 << (usize::BITS - 1)),
     ] {
         assert_eq!(
-            align_up(addr, align),
-            Ok(expected),
+            align_up(addr, align).hex(),
+            Ok(expected).hex(),
             "align_up({addr:#x}, {align}) fits in a usize and must succeed \
              (only a result past usize::MAX is an overflow)"
         );
@@ -149,13 +150,13 @@ fn align_down_rounds_down() {
                 .ok_or(AlignError::Overflow { addr, align })
         };
         assert_eq!(
-            align_up(addr, align),
-            up,
+            align_up(addr, align).hex(),
+            up.hex(),
             "align_up({addr:#x}, {align}), the upper neighbour of align_down's answer"
         );
         assert_eq!(
-            align_down(addr, align),
-            Ok(expected),
+            align_down(addr, align).hex(),
+            Ok(expected).hex(),
             "align_down({addr:#x}, {align}) should be the largest multiple of {align} \
              at or below {addr:#x}"
         );
@@ -183,13 +184,13 @@ fn random_addresses_match_exact_arithmetic() {
         };
         let expected_down = Ok(addr / align * align);
         assert_eq!(
-            align_up(addr, align),
-            expected_up,
+            align_up(addr, align).hex(),
+            expected_up.hex(),
             "align_up({addr:#x}, {align}) (random case, seed {seed:#x})"
         );
         assert_eq!(
-            align_down(addr, align),
-            expected_down,
+            align_down(addr, align).hex(),
+            expected_down.hex(),
             "align_down({addr:#x}, {align}) (random case, seed {seed:#x})"
         );
     }

@@ -4,7 +4,8 @@ use std::alloc::Layout;
 use std::ptr::NonNull;
 
 use hidden_bump_allocator::{
-    Shadow, SkewedBuffer, check_block, fill, first_mismatch, must_not_panic, random_align, round_up,
+    AsHex, Shadow, SkewedBuffer, check_block, fill, first_mismatch, must_not_panic, random_align,
+    round_up,
 };
 use learner::Arena;
 
@@ -26,8 +27,8 @@ fn the_first_block_starts_at_the_buffer() {
         .alloc(layout(16, 8))
         .expect("Arena::alloc(size 16, align 8) on an empty 256-byte arena returned None");
     assert_eq!(
-        addr(block),
-        start,
+        addr(block).hex(),
+        start.hex(),
         "Arena::alloc(size 16, align 8) on an empty arena whose buffer starts at the \
          64-aligned address {start:#x}: the block should start at the buffer's first byte"
     );
@@ -44,8 +45,8 @@ fn next_moves_past_each_block() {
             .alloc(layout(10, 1))
             .unwrap_or_else(|| panic!("Arena::alloc(size 10, align 1) number {i} returned None"));
         assert_eq!(
-            addr(block),
-            start + 10 * i,
+            addr(block).hex(),
+            (start + 10 * i).hex(),
             "allocation number {i} of 10 bytes (align 1) should start where the previous \
              one ended, at buffer start + {}",
             10 * i
@@ -98,8 +99,8 @@ fn an_exact_fit_succeeds() {
     let arena = Arena::new(buf.as_uninit());
     let block = arena.alloc(layout(32, 8));
     assert_eq!(
-        block.map(addr),
-        Some(start + 4),
+        block.map(addr).hex(),
+        Some(start + 4).hex(),
         "Arena::alloc(size 32, align 8) on a 36-byte buffer at {start:#x} (4 bytes past an \
          8-aligned address): the block fits exactly at start + 4, ending on the buffer's last byte"
     );
@@ -261,8 +262,8 @@ fn random_sequence(seed: u64) {
         let aligned = round_up(model_next, request.align());
         let expected = (aligned + size <= end).then_some(aligned);
         assert_eq!(
-            got.map(addr),
-            expected,
+            got.map(addr).hex(),
+            expected.hex(),
             "{what}: expected {}",
             match expected {
                 Some(a) => format!("a block at {a:#x} (`next` rounded up to the alignment)"),

@@ -4,7 +4,8 @@ use std::alloc::Layout;
 use std::ptr::NonNull;
 
 use hidden_bump_allocator::{
-    Shadow, SkewedBuffer, check_block, fill, first_mismatch, must_not_panic, random_align, round_up,
+    AsHex, Shadow, SkewedBuffer, check_block, fill, first_mismatch, must_not_panic, random_align,
+    round_up,
 };
 use learner::Arena;
 
@@ -149,8 +150,8 @@ fn reset_restores_the_full_capacity() {
     );
     let whole = arena.alloc(layout(100, 1));
     assert_eq!(
-        whole.map(addr),
-        Some(start),
+        whole.map(addr).hex(),
+        Some(start).hex(),
         "Arena::alloc(size 100, align 1) right after reset() must hand out the whole buffer, \
          starting at its first byte {start:#x}"
     );
@@ -219,8 +220,8 @@ fn dealloc_last_refuses_other_blocks() {
         "used() after a refused dealloc_last of a foreign pointer must not change"
     );
     assert_eq!(
-        arena.alloc(layout(8, 1)).map(addr),
-        Some(addr(b) + 24),
+        arena.alloc(layout(8, 1)).map(addr).hex(),
+        Some(addr(b) + 24).hex(),
         "the next block must follow b"
     );
 }
@@ -299,8 +300,8 @@ fn dealloc_last_twice_or_after_reset_is_refused() {
         "used() after a refused dealloc_last following reset()"
     );
     assert_eq!(
-        arena.alloc(l).map(addr),
-        Some(start),
+        arena.alloc(l).map(addr).hex(),
+        Some(start).hex(),
         "after reset(), the first block starts at the buffer"
     );
 }
@@ -408,7 +409,7 @@ fn random_sequence(seed: u64) {
                 }
                 let aligned = round_up(model_next, request.align());
                 let expected = (aligned + size <= end).then_some(aligned);
-                assert_eq!(got.map(addr), expected, "{call}");
+                assert_eq!(got.map(addr).hex(), expected.hex(), "{call}");
                 let Some(block) = got else { continue };
                 check_block(addr(block), request, start..end)
                     .unwrap_or_else(|e| panic!("{call}: {e}"));

@@ -264,12 +264,9 @@ fn a_failed_fork_is_reported_and_the_shell_reads_on() {
          once its process cap is reached), the shell should still run `exit 42`; it ended \
          with status {} instead. Standard error (last lines):\n{}",
         shell.status,
-        shell
-            .stderr
-            .lines()
-            .rev()
-            .take(5)
-            .collect::<Vec<_>>()
-            .join("\n")
+        hidden_shell::indent(&{
+            let lines: Vec<&str> = shell.stderr.lines().collect();
+            lines[lines.len().saturating_sub(5)..].join("\n")
+        })
     );
 }

@@ -5,8 +5,8 @@
 use std::time::{Duration, Instant};
 
 use hidden_shell::{
-    Compare, PATIENCE, PROMPT, Pty, indent, poll, proc_info, same_as_dash, session_members,
-    wait_state,
+    Compare, PATIENCE, PROMPT, Pty, described, indent, poll, proc_info, same_as_dash,
+    session_members, wait_state,
 };
 
 use crate::OSH;
@@ -186,8 +186,8 @@ fn stop_with_ctrl_z(pty: &mut Pty, sleep: i32) {
     pty.type_text("\x1a");
     let state = wait_state(sleep, |s| s == Some('T'));
     assert_eq!(
-        state,
-        Some('T'),
+        described(state),
+        described(Some('T')),
         "Ctrl-Z should stop the foreground `sleep 100`"
     );
     pty.expect(
@@ -203,9 +203,10 @@ fn ctrl_c_kills_the_foreground_job_not_the_shell() {
     let sleep = foreground_sleep(&mut pty);
     pty.type_text("\x03");
     let state = wait_state(sleep, |s| matches!(s, None | Some('Z')));
+    let shown = described(state);
     assert!(
         matches!(state, None | Some('Z')),
-        "Ctrl-C should kill the foreground `sleep 100` (state now {state:?})"
+        "Ctrl-C should kill the foreground `sleep 100` (state now {shown})"
     );
     pty.expect("osh$ ", "a new prompt after Ctrl-C");
     let out = pty.run("echo status $?");
@@ -269,16 +270,18 @@ fn ctrl_c_spares_background_jobs() {
     .expect("the foreground `sleep 200` did not start, or never got the terminal");
     pty.type_text("\x03");
     let state = wait_state(foreground.pid, |s| matches!(s, None | Some('Z')));
+    let shown = described(state);
     assert!(
         matches!(state, None | Some('Z')),
-        "Ctrl-C should kill the foreground `sleep 200` (its state is {state:?})"
+        "Ctrl-C should kill the foreground `sleep 200` (its state is {shown})"
     );
     pty.expect("osh$ ", "a new prompt after Ctrl-C");
     let state = proc_info(background).map(|p| p.state);
+    let shown = described(state);
     assert!(
         matches!(state, Some('S' | 'R')),
         "Ctrl-C during a foreground job also killed the background job `sleep 100 &` (its \
-         state is {state:?}): each job needs a process group of its own"
+         state is {shown}): each job needs a process group of its own"
     );
 }
 
@@ -290,8 +293,8 @@ fn ctrl_z_stops_the_job_and_returns_to_the_prompt() {
     pty.type_text("\x1a");
     let state = wait_state(sleep, |s| s == Some('T'));
     assert_eq!(
-        state,
-        Some('T'),
+        described(state),
+        described(Some('T')),
         "Ctrl-Z should stop the foreground `sleep 100`"
     );
     pty.expect(
@@ -318,9 +321,10 @@ fn fg_brings_a_stopped_job_back() {
     stop_with_ctrl_z(&mut pty, sleep);
     pty.type_text("fg\n");
     let state = wait_state(sleep, |s| matches!(s, Some('S' | 'R')));
+    let shown = described(state);
     assert!(
         matches!(state, Some('S' | 'R')),
-        "`fg` should continue the stopped job (SIGCONT); its state is {state:?}"
+        "`fg` should continue the stopped job (SIGCONT); its state is {shown}"
     );
     let owner = hidden_shell::poll(hidden_shell::PATIENCE, || {
         (pty.foreground_group() == Some(sleep)).then_some(())
@@ -352,9 +356,10 @@ fn bg_continues_a_stopped_job_in_the_background() {
     stop_with_ctrl_z(&mut pty, sleep);
     pty.run("bg");
     let state = wait_state(sleep, |s| matches!(s, Some('S' | 'R')));
+    let shown = described(state);
     assert!(
         matches!(state, Some('S' | 'R')),
-        "`bg` should continue the stopped job; its state is {state:?}"
+        "`bg` should continue the stopped job; its state is {shown}"
     );
     let jobs = pty.run("jobs");
     assert!(
@@ -412,10 +417,11 @@ fn every_process_of_a_pipeline_joins_the_jobs_group() {
     pty.type_text("\x03");
     for (pid, which) in [(first, "first"), (second, "second")] {
         let state = wait_state(pid, |s| matches!(s, None | Some('Z')));
+        let shown = described(state);
         assert!(
             matches!(state, None | Some('Z')),
             "Ctrl-C should kill both processes of the foreground pipeline `sleep 100 | sleep \
-             200`; the {which} one is still there (state {state:?})"
+             200`; the {which} one is still there (state {shown})"
         );
     }
     pty.expect(PROMPT, "a new prompt after Ctrl-C killed the pipeline");
@@ -470,11 +476,12 @@ fn stop_pipeline_with_ctrl_z(pty: &mut Pty, first: i32, second: i32) {
     pty.type_text("\x1a");
     for (pid, which) in [(first, "first"), (second, "second")] {
         let state = wait_state(pid, |s| s == Some('T'));
+        let shown = described(state);
         assert_eq!(
-            state,
-            Some('T'),
+            described(state),
+            described(Some('T')),
             "Ctrl-Z should stop both processes of `sleep 100 | sleep 200`; the {which} one's \
-             state is {state:?}"
+             state is {shown}"
         );
     }
     pty.expect(PROMPT, "a new prompt after Ctrl-Z stopped the pipeline");
@@ -486,10 +493,11 @@ fn stop_pipeline_with_ctrl_z(pty: &mut Pty, first: i32, second: i32) {
 fn assert_continued_by(command: &str, first: i32, second: i32) {
     for (pid, which) in [(first, "first"), (second, "second")] {
         let state = wait_state(pid, |s| matches!(s, Some('S' | 'R')));
+        let shown = described(state);
         assert!(
             matches!(state, Some('S' | 'R')),
             "`{command}` should continue every process of the stopped pipeline `sleep 100 | sleep \
-             200`, but the {which} one is still stopped (state {state:?}): send SIGCONT to the \
+             200`, but the {which} one is still stopped (state {shown}): send SIGCONT to the \
              whole process group with killpg(pgid, SIGCONT); kill(pgid, SIGCONT) reaches only \
              the process whose pid is pgid"
         );
