@@ -108,7 +108,7 @@ impl PhysMem {
                 "{what} of {len} bytes at physical address {addr} is outside memory \
                  ({} frames, addresses 0x0..{:#x}). If that address came from a page-table \
                  entry: were its flag bits masked off (Entry::addr)? Was a huge page's \
-                 entry (PS set: a 2 MiB or 1 GiB frame) read as if it pointed to a table?
+                 entry (PS set: a 2 MiB or 1 GiB frame) read as if it pointed to a table?",
                 self.frame_count(),
                 self.size()
             ),
