@@ -56,7 +56,7 @@ fn cargo() -> Command {
 }
 
 /// What a build is given: where, against which crate, and how to word its errors.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct Build<'a> {
     /// The scratch project's directory.
     pub scratch: &'a Path,
@@ -71,6 +71,20 @@ pub struct Build<'a> {
     /// wrappers or flags, and a crate that reads files outside itself at
     /// compile time is refused.
     pub sealed: bool,
+    /// Told what is being compiled, crate by crate, while a build that is
+    /// not fresh runs (a first build takes a minute or two).
+    pub progress: &'a dyn Fn(&str),
+}
+
+impl std::fmt::Debug for Build<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Build")
+            .field("scratch", &self.scratch)
+            .field("target_dir", &self.target_dir)
+            .field("graded_crate", &self.graded_crate)
+            .field("sealed", &self.sealed)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Builds the hidden suite's test binaries in `scratch`.
@@ -128,6 +142,7 @@ fn run_cargo(
         graded_crate,
         strip,
         sealed,
+        progress,
     } = build;
     if sealed {
         command.current_dir(crate::seal::cargo_dir());
@@ -167,10 +182,21 @@ fn run_cargo(
         .canonicalize()
         .unwrap_or_else(|_| graded_crate.to_path_buf());
     let mut in_graded_crate = false;
+    let mut compiled = 0;
     for message in Message::parse_stream(stdout) {
         liveness.message();
         match message? {
-            Message::CompilerArtifact(artifact) => artifacts.push(artifact),
+            Message::CompilerArtifact(artifact) => {
+                if !artifact.fresh {
+                    compiled += 1;
+                    progress(&format!(
+                        "compiling: {} built ({compiled} crates so far; a first build takes a \
+                         minute or two, later ones seconds)",
+                        artifact.target.name
+                    ));
+                }
+                artifacts.push(artifact);
+            }
             Message::CompilerMessage(msg) if msg.message.level == DiagnosticLevel::Error => {
                 let src = PathBuf::from(msg.target.src_path.as_str());
                 if src.starts_with(&graded) {

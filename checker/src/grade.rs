@@ -233,7 +233,9 @@ impl Grader {
         )?;
         progress(&format!("{}: compiling", exercise.name));
         let strip = self.strip_prefixes();
-        match compile::build_tests(self.build(&scratch.dir, &subject, &strip))? {
+        let name = &exercise.name;
+        let compiling = |what: &str| progress(&format!("{name}: {what}"));
+        match compile::build_tests(self.build(&scratch.dir, &subject, &strip, &compiling))? {
             Ok(binaries) => {
                 let (mut tests, unlisted) = runner::list(exercise, &binaries)?;
                 if !unlisted.is_empty() {
@@ -288,6 +290,7 @@ impl Grader {
         scratch: &'a Path,
         subject: &'a Subject,
         strip: &'a [PathBuf],
+        progress: Progress<'a>,
     ) -> compile::Build<'a> {
         compile::Build {
             scratch,
@@ -295,6 +298,7 @@ impl Grader {
             graded_crate: &subject.crate_dir,
             strip,
             sealed: matches!(self.tree, Tree::Custom(_)),
+            progress,
         }
     }
 
@@ -513,7 +517,7 @@ impl Grader {
         stage: &crate::manifest::PerfStage,
     ) -> crate::model::PerformanceReport {
         let strip = self.strip_prefixes();
-        let built = compile::build_perf(self.build(scratch_dir, subject, &strip));
+        let built = compile::build_perf(self.build(scratch_dir, subject, &strip, &|_| {}));
         let result = match built {
             Ok(Ok(exe)) => perf::measure(
                 &exe,

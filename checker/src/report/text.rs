@@ -438,3 +438,31 @@ fn next_step(out: &mut String, report: &Report, course: &[Exercise], detail: Det
         let _ = writeln!(out, "  read:    book/{chapter}");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_message_line_is_wrapped_whole_never_cut() {
+        let advice = "    Publish the new TAT with compare_exchange, and on failure decide \
+                      again from the value it returns: a plain load followed by a store \
+                      loses updates when two threads read the same TAT.";
+        let wrapped = wrap_long_lines(advice, 40);
+        assert!(
+            wrapped.lines().all(|l| l.chars().count() <= 40),
+            "{wrapped}"
+        );
+        assert!(wrapped.lines().all(|l| l.starts_with("    ")), "{wrapped}");
+        assert!(wrapped.ends_with("read the same TAT."), "{wrapped}");
+        let words = |t: &str| t.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert_eq!(words(&wrapped), words(advice), "every word kept");
+    }
+
+    #[test]
+    fn only_a_dumped_buffer_is_cut_and_it_says_so() {
+        let dump = "x".repeat(5000);
+        let shown = wrap_long_lines(&dump, 100);
+        assert!(shown.contains("(1000 more characters)"), "{shown}");
+    }
+}

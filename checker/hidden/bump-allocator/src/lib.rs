@@ -464,3 +464,18 @@ pub mod interrupts {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_in_assertions_print_in_hex() {
+        assert_eq!(
+            format!("{:?}", 0x7f3a_2c00_0c40_usize.hex()),
+            "0x7f3a2c000c40"
+        );
+        assert_eq!(format!("{:?}", Some(4096_usize).hex()), "Some(0x1000)");
+        assert_eq!(format!("{:?}", Ok::<usize, ()>(16).hex()), "Ok(0x10)");
+    }
+}

@@ -894,3 +894,25 @@ pub fn write_file(dir: &Path, name: &str, contents: &str) -> PathBuf {
     std::fs::write(&path, contents).expect("cannot write a test file");
     path
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn process_states_are_said_in_words() {
+        assert_eq!(described(Some('Z')), "exited but not reaped (a zombie)");
+        assert!(described(Some('T')).starts_with("stopped"));
+        assert_eq!(described(None), "gone (exited and reaped)");
+    }
+
+    #[test]
+    fn a_stuck_shell_is_shown_with_its_descriptors_and_processes() {
+        let (read, _write) = nix::unistd::pipe().unwrap();
+        let me = std::process::id() as i32;
+        let report = stuck_shell_report(me);
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&read);
+        assert!(report.contains(&format!("{fd} -> pipe:[")), "{report}");
+        assert!(report.contains("the processes of its session"), "{report}");
+    }
+}
