@@ -53,11 +53,15 @@ struct Graded {
     report: Result<ExerciseReport, String>,
 }
 
+/// Why a grade runs when the learner pressed `r`.
+const REGRADE_ASKED: &str = "regrade asked for";
+
 /// What the grading thread is asked to do.
 #[derive(Debug)]
 enum Job {
-    /// Grade this exercise.
-    One(usize, String),
+    /// Grade this exercise (`true`: run every test even if nothing
+    /// changed, as when the learner asks for a regrade).
+    One(usize, String, bool),
     /// Grade in course order until an exercise is not complete.
     FirstIncomplete,
 }
@@ -148,7 +152,7 @@ pub fn run(grader: &Grader, course: &[Exercise], start: Option<&str>) -> Result<
     match start.and_then(|name| course.iter().position(|e| e.name == name)) {
         Some(index) => {
             screen.status(&format!("grading {}…", course[index].name))?;
-            let _ = jobs.send(Job::One(index, "first grade".to_string()));
+            let _ = jobs.send(Job::One(index, "first grade".to_string(), false));
         }
         None => {
             screen.status("grading, to find the exercise you are on…")?;
@@ -166,7 +170,7 @@ pub fn run(grader: &Grader, course: &[Exercise], start: Option<&str>) -> Result<
             Event::Key(Key::Regrade) => screen
                 .current
                 .as_ref()
-                .map(|(index, _)| (*index, "regrade asked for".to_string())),
+                .map(|(index, _)| (*index, REGRADE_ASKED.to_string())),
             Event::Saved(paths) => changed_exercise(&watched, course, &paths, screen.index())
                 .map(|(index, file)| (index, format!("after a save to {file}"))),
             Event::WatchFailed(err) => {
@@ -184,7 +188,8 @@ pub fn run(grader: &Grader, course: &[Exercise], start: Option<&str>) -> Result<
                 pending = Some((index, why));
             } else {
                 screen.status(&format!("grading {} ({why})…", course[index].name))?;
-                busy = jobs.send(Job::One(index, why)).is_ok();
+                let fresh = why == REGRADE_ASKED;
+                busy = jobs.send(Job::One(index, why, fresh)).is_ok();
             }
         }
     }
@@ -268,12 +273,15 @@ fn spawn_grader(
     std::thread::spawn(move || {
         for job in inbox {
             let graded = match job {
-                Job::One(index, why) => Graded {
+                Job::One(index, why, fresh) => Graded {
                     index,
                     why,
-                    report: grader
-                        .grade(&course[index], &|_| {})
-                        .map_err(|e| format!("{e:#}")),
+                    report: Grader {
+                        fresh: grader.fresh || fresh,
+                        ..grader.clone()
+                    }
+                    .grade(&course[index], &|_| {})
+                    .map_err(|e| format!("{e:#}")),
                 },
                 Job::FirstIncomplete => first_incomplete(&grader, &course),
             };

@@ -767,3 +767,38 @@ fn a_termination_signal_restores_the_terminal_too() {
     assert!(status.success(), "{status}");
     assert!(term.canonical(), "raw mode was left on after SIGTERM");
 }
+
+// Two checkouts sharing one CARGO_TARGET_DIR share one built checker: it
+// must grade the checkout it is run in, not the one it was built in.
+#[test]
+fn the_course_is_found_from_the_current_directory() {
+    let fake = tempfile::tempdir().unwrap();
+    let hidden = fake
+        .path()
+        .join("checker")
+        .join("hidden")
+        .join("bump-allocator");
+    std::fs::create_dir_all(&hidden).unwrap();
+    std::fs::create_dir_all(fake.path().join("exercises")).unwrap();
+    std::fs::write(fake.path().join("Cargo.toml"), "[workspace]\n").unwrap();
+    let manifest =
+        std::fs::read_to_string(repo().join("checker/hidden/bump-allocator/exercise.toml"))
+            .unwrap()
+            .replacen(
+                "title = \"",
+                "title = \"Found from the current directory: ",
+                1,
+            );
+    std::fs::write(hidden.join("exercise.toml"), manifest).unwrap();
+    let run = common::checker_in(
+        &fake.path().join("exercises"),
+        &["list"],
+        Duration::from_secs(60),
+    );
+    assert!(
+        run.stdout.contains("Found from the current directory"),
+        "the checker did not grade the checkout it was run in:\n{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+}

@@ -366,15 +366,13 @@ impl<'a> Workload<'a> {
     /// clock (CPU time runs slower than the wall clock on a busy machine).
     pub fn run(mut self, budget: Duration) -> WorkloadResult {
         let n = self.subjects.len().max(1);
-        // Each batch aims at an equal share of the budget.
-        let target = budget / (ROUNDS * n) as u32;
-        let target = target.max(Duration::from_micros(200));
         let clock = self.clock;
         let mut known = std::mem::take(&mut self.known_threads);
-        let batches: Vec<u64> = self
-            .subjects
-            .iter_mut()
-            .map(|subject| subject.calibrate(clock, target, &mut known))
+        let batches: Vec<u64> = (0..n)
+            .map(|i| {
+                let target = batch_target(budget, &self.subjects, i);
+                self.subjects[i].calibrate(clock, target, &mut known)
+            })
             .collect();
         let mut samples: Vec<Vec<Sample>> = vec![Vec::with_capacity(ROUNDS); n];
         // The candidate and the reference first, alone; the baselines after
@@ -451,6 +449,26 @@ fn ratios_of_pairs(per_round: &[f64]) -> Vec<f64> {
         .chunks_exact(2)
         .map(|pair| (pair[0] * pair[1]).sqrt())
         .collect()
+}
+
+/// Share of a workload's budget that goes to the candidate and the
+/// reference: their ratio is the grade, the baselines are context.
+const PAIR_SHARE: f64 = 0.7;
+
+/// How long a batch of subject `i` should take: the pair shares
+/// [`PAIR_SHARE`] of the budget, the baselines the rest (all of it to
+/// whichever side is alone), over [`ROUNDS`] rounds; at least 200 µs.
+fn batch_target(budget: Duration, subjects: &[Subject<'_>], i: usize) -> Duration {
+    let in_pair = |s: &Subject<'_>| s.role != Role::Baseline;
+    let pair = subjects.iter().filter(|s| in_pair(s)).count();
+    let baselines = subjects.len() - pair;
+    let (share, count) = match (in_pair(&subjects[i]), pair, baselines) {
+        (true, _, 0) | (false, 0, _) => (1.0, subjects.len()),
+        (true, p, _) => (PAIR_SHARE, p),
+        (false, _, b) => (1.0 - PAIR_SHARE, b),
+    };
+    let target = budget.mul_f64(share) / (ROUNDS * count) as u32;
+    target.max(Duration::from_micros(200))
 }
 
 /// Which subjects a round measures.
