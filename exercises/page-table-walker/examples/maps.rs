@@ -64,7 +64,7 @@ fn explain(r: &Region, exe: &str) -> String {
         "[vvar]" | "[vvar_vclock]" => "vvar: clock data the vDSO reads".into(),
         "[vsyscall]" => "vsyscall: old fixed-address page (kernel half)".into(),
         "" => format!("anonymous {kind}: mmap'd (big allocations, thread stacks)"),
-        p if p == exe => format!("this program's {kind} (file offset {:#x})", r.offset),
+        p if p == exe => format!("this program's {kind} (offset {:#x})", r.offset),
         p if p.contains(".so") => {
             let name = p.rsplit('/').next().unwrap_or(p);
             format!("shared library {name}: {kind}")

@@ -227,7 +227,11 @@ pub fn walk(mem: &PhysMem, cr3: PhysAddr, addr: VirtAddr) -> Result<Walk, Fault>
 /// [`Fault::Protection`] for `addr` with the first broken rule, in the
 /// order of [`crate::Violation`]: user access to a supervisor page, then a
 /// write to a read-only page, then a fetch from a no-execute page.
-pub fn check_access(flags: Flags, access: Access, addr: VirtAddr) -> Result<(), Fault> {
+pub fn check_access(
+    flags: Flags,
+    access: Access,
+    addr: VirtAddr, // where the access was made (for the fault)
+) -> Result<(), Fault> {
     let violation = if access.user && !flags.contains(Flags::USER) {
         Violation::UserToSupervisor
     } else if access.kind == AccessKind::Write && !flags.contains(Flags::WRITABLE) {

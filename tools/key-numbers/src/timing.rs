@@ -37,15 +37,15 @@ pub(crate) fn median(mut values: Vec<f64>) -> f64 {
 }
 
 // ANCHOR: ns_per_op
-/// Nanoseconds per operation of `batch(n)`, which performs `n` operations
+/// Nanoseconds per operation of `run(n)`, which performs `n` operations
 /// and returns the time they took (so that setup can stay outside it).
 ///
 /// The batch size is doubled until one batch fills a round's target time;
 /// then `budget.rounds` batches are timed and the median is returned.
-pub(crate) fn ns_per_op(budget: Budget, mut batch: impl FnMut(u64) -> Duration) -> f64 {
+pub(crate) fn ns_per_op(budget: Budget, mut run: impl FnMut(u64) -> Duration) -> f64 {
     let mut n = 1u64;
     loop {
-        let took = batch(n);
+        let took = run(n);
         if took >= budget.round || n >= 1 << 40 {
             break;
         }
@@ -57,7 +57,7 @@ pub(crate) fn ns_per_op(budget: Budget, mut batch: impl FnMut(u64) -> Duration) 
         n = ((n as f64) * scale).ceil() as u64;
     }
     let rounds = (0..budget.rounds)
-        .map(|_| batch(n).as_nanos() as f64 / n as f64)
+        .map(|_| run(n).as_nanos() as f64 / n as f64)
         .collect();
     median(rounds)
 }
