@@ -197,9 +197,7 @@ impl HintState {
         let before = self.revealed(tree, exercise, &topic.key).min(max);
         let levels: Vec<usize> = match request {
             Request::Revealed => (1..=before.max(1)).collect(),
-            // Level 1 counts as seen: every report shows it under the
-            // first failing stage, so `--next` starts at level 2.
-            Request::Next => (1..=(before.max(1) + 1).min(max)).collect(),
+            Request::Next => (1..=(before + 1).min(max)).collect(),
             Request::Level(n) => vec![n.clamp(1, max)],
         };
         if let Some(&last) = levels.last() {
@@ -291,6 +289,17 @@ pub fn run(
     Ok(ExitCode::SUCCESS)
 }
 
+/// Remembers that a report showed level 1 of `stage`'s hints, so that the
+/// next `hint --next` shows level 2 (best effort: a failure only means
+/// level 1 is shown again).
+pub fn remember_shown(state_file: &Path, tree: &str, exercise: &str, stage: &str) {
+    let mut state = HintState::load(state_file);
+    if state.revealed(tree, exercise, stage) == 0 {
+        state.reveal(tree, exercise, stage, 1);
+        let _ = state.save();
+    }
+}
+
 /// Stages (and performance sections with hints) that have fewer than
 /// `minimum` hint levels, as "exercise: stage" strings.
 pub fn too_few_levels(course: &[Exercise], minimum: usize) -> Vec<String> {
@@ -365,10 +374,12 @@ mod tests {
     }
 
     #[test]
-    fn the_first_next_after_a_report_shows_level_two() {
+    fn the_first_next_after_a_report_that_showed_level_one_shows_level_two() {
         let dir = tempfile::tempdir().unwrap();
-        let mut state = HintState::load(&dir.path().join("hints.json"));
+        let path = dir.path().join("hints.json");
         let hints = vec!["a".to_string(), "b".to_string(), "c".to_string()];
+        remember_shown(&path, "t", "ex", "align");
+        let mut state = HintState::load(&path);
         assert_eq!(
             state.apply("t", "ex", &topic(&hints), Request::Next),
             [1, 2],

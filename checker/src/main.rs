@@ -469,6 +469,17 @@ fn grade(args: &GradeArgs) -> Result<ExitCode> {
                 .unwrap_or(88);
             let text = report::text::render(&report, &course, detail, width, &grader.flags());
             write!(stdout, "{text}")?;
+            if detail == Detail::Full {
+                // The detailed report showed level 1 of each failing
+                // stage's hints: `hint --next` goes on from there.
+                let state = checker::hints::state_path(&grader.root);
+                for exercise in &report.exercises {
+                    if let Some(stage) = exercise.first_failing_stage() {
+                        let tree = grader.tree.label();
+                        checker::hints::remember_shown(&state, &tree, &exercise.name, &stage.name);
+                    }
+                }
+            }
         }
     }
     Ok(if report.passed {
