@@ -13,8 +13,9 @@ pub fn classify(run: &RunResult, limits: &Limits) -> (Outcome, String) {
         (
             Outcome::TimedOut,
             format!(
-                "did not finish within {}: possible deadlock or infinite loop{}",
+                "did not finish within {}: {}{}",
                 seconds(timeout_secs),
+                why_it_hung(status.threads_at_timeout),
                 last_words(&run.stderr)
             ),
         )
@@ -90,6 +91,25 @@ pub fn classify(run: &RunResult, limits: &Limits) -> (Outcome, String) {
         ));
     }
     (outcome, message)
+}
+
+/// What the test's threads were doing when its time ran out.
+fn why_it_hung(threads: Option<crate::sandbox::ThreadStates>) -> String {
+    match threads {
+        Some(t) if t.running == 0 => format!(
+            "all {} of its threads were asleep, waiting (for a lock, a condition variable, a \
+             channel, a join or a child process) — a deadlock or a lost wake-up: something \
+             waits for a signal or a release that never comes",
+            t.asleep
+        ),
+        Some(t) => format!(
+            "{} of its {} threads were still running — an infinite loop or a busy wait \
+             (or threads spinning on each other)",
+            t.running,
+            t.running + t.asleep
+        ),
+        None => "possible deadlock or infinite loop".to_string(),
+    }
 }
 
 /// Whether libtest recorded the selected test as passed, in the log file
@@ -214,7 +234,8 @@ fn crash_message(signal: i32, stderr: &str, limits: &Limits) -> String {
     let why = match signal {
         libc::SIGSEGV => {
             "segmentation fault: the code read or wrote memory it does not own \
-                          (a dangling, null or out-of-bounds pointer)"
+                          (a dangling, null or out-of-bounds pointer), or wrote to memory \
+                          mapped without write permission (check mmap's PROT_ flags)"
         }
         libc::SIGBUS => "bus error: a misaligned or unmapped memory access",
         libc::SIGABRT => {
@@ -461,6 +482,20 @@ mod tests {
         let mut quiet = run(exited(0), "", "");
         quiet.libtest_log = Some("ok a::b\n".to_string());
         assert_eq!(classify(&quiet, 5.0).0, Outcome::Passed);
+    }
+
+    #[test]
+    fn a_timeout_says_whether_the_threads_slept_or_ran() {
+        let hung = |running, asleep| {
+            let status = Status {
+                timed_out: true,
+                threads_at_timeout: Some(crate::sandbox::ThreadStates { running, asleep }),
+                ..Status::default()
+            };
+            classify(&run(status, "", ""), 5.0).1
+        };
+        insta::assert_snapshot!(hung(0, 3), @"did not finish within 5 s: all 3 of its threads were asleep, waiting (for a lock, a condition variable, a channel, a join or a child process) — a deadlock or a lost wake-up: something waits for a signal or a release that never comes");
+        insta::assert_snapshot!(hung(1, 2), @"did not finish within 5 s: 1 of its 3 threads were still running — an infinite loop or a busy wait (or threads spinning on each other)");
     }
 
     #[test]

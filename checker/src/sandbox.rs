@@ -105,6 +105,44 @@ pub struct Status {
     /// Bytes the program wrote to its standard error in all.
     #[serde(default)]
     pub stderr_bytes: u64,
+    /// When it timed out: how many of its threads were running and how
+    /// many asleep at that moment (a deadlock sleeps, a loop runs).
+    #[serde(default)]
+    pub threads_at_timeout: Option<ThreadStates>,
+}
+
+/// The states of a process's threads at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThreadStates {
+    /// Threads running or ready to run (`R`).
+    pub running: u32,
+    /// Threads asleep (`S`, `D`): waiting for a lock, a condition variable,
+    /// a channel, a join, a child process or input.
+    pub asleep: u32,
+}
+
+impl ThreadStates {
+    /// The states of the threads of process `pid`, from `/proc/<pid>/task`.
+    pub fn of(pid: i32) -> Option<ThreadStates> {
+        let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+        let mut states = ThreadStates::default();
+        for task in tasks.filter_map(Result::ok) {
+            let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+                continue;
+            };
+            // The state follows the command name, which is in parentheses
+            // and may itself hold spaces or parentheses.
+            match stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.trim_start().chars().next())
+            {
+                Some('R') => states.running += 1,
+                Some('S' | 'D') => states.asleep += 1,
+                _ => {}
+            }
+        }
+        (states.running + states.asleep > 0).then_some(states)
+    }
 }
 
 /// What one sandboxed run produced.
@@ -484,6 +522,7 @@ pub fn supervise(
         }
         if started.elapsed() > limits.timeout {
             status.timed_out = true;
+            status.threads_at_timeout = ThreadStates::of(pid);
             // SAFETY: kill has no memory-safety preconditions.
             unsafe { libc::kill(-pid, libc::SIGKILL) };
             // SAFETY: as above; this wait blocks until the killed child is gone.

@@ -312,7 +312,7 @@ fn a_wrong_answer_fails_with_the_assertion() {
 }
 
 #[test]
-fn an_infinite_loop_times_out_as_a_possible_deadlock() {
+fn an_infinite_loop_times_out_and_is_called_a_loop() {
     let _cpu = cpu_bound();
     let tree = Tree::mutated(
         EXERCISE,
@@ -329,7 +329,7 @@ fn an_infinite_loop_times_out_as_a_possible_deadlock() {
         .unwrap()
         .to_string();
     assert!(
-        message.contains("possible deadlock or infinite loop"),
+        message.contains("still running — an infinite loop"),
         "{message}"
     );
     assert!(run.elapsed < Duration::from_secs(300));
@@ -347,6 +347,13 @@ fn a_deadlock_times_out() {
     let (_, report) = grade_tree(&tree);
     let ex = exercise(&report);
     assert!(outcomes(ex, "align").iter().all(|o| o == "timed_out"));
+    for test in tests_of(ex, "align") {
+        let message = test["message"].as_str().unwrap();
+        assert!(
+            message.contains("were asleep") && message.contains("a deadlock"),
+            "{message}"
+        );
+    }
 }
 
 #[test]

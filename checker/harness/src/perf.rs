@@ -21,6 +21,7 @@
 //! which prints a [`PerfReport`] as JSON (or writes it to the file named by
 //! `OSLINGS_PERF_OUT`, so that the learner's own prints cannot corrupt it).
 
+mod pinning;
 mod threads;
 
 use serde::{Deserialize, Serialize};
@@ -283,6 +284,8 @@ pub struct Workload<'a> {
     /// measured): a thread not among them was started by the subject
     /// added (or measured) since.
     known_threads: BTreeSet<libc::pid_t>,
+    /// Whether every thread runs on one CPU while the workload is measured.
+    one_cpu: bool,
 }
 
 impl std::fmt::Debug for Workload<'_> {
@@ -317,12 +320,22 @@ impl<'a> Workload<'a> {
             scored: true,
             subjects: Vec::new(),
             known_threads: threads::all(),
+            one_cpu: false,
         }
     }
 
     /// Measures the workload with `clock` instead.
     pub fn clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// Runs the workload with every thread of the process on one CPU
+    /// (see the `pinning` module): for subjects whose threads hand work to
+    /// each other, so that their CPU time does not depend on how two CPUs
+    /// happened to interleave them.
+    pub fn on_one_cpu(mut self) -> Self {
+        self.one_cpu = true;
         self
     }
 
@@ -367,6 +380,11 @@ impl<'a> Workload<'a> {
     pub fn run(mut self, budget: Duration) -> WorkloadResult {
         let n = self.subjects.len().max(1);
         let clock = self.clock;
+        let _pinned = if self.one_cpu {
+            pinning::pin_all()
+        } else {
+            None
+        };
         let mut known = std::mem::take(&mut self.known_threads);
         let batches: Vec<u64> = (0..n)
             .map(|i| {
