@@ -294,7 +294,7 @@ fn supervise(status_file: &Path, limits: &str, parent: u32, program: &[OsString]
 /// was run in); otherwise where the checker was built. Grading another
 /// tree (`--exercises-from`) never looks at the current directory: the
 /// hidden tests must be the grader's own.
-fn repo_root() -> PathBuf {
+fn repo_root(grading_another_tree: bool) -> PathBuf {
     if let Some(root) = std::env::var_os("OSLINGS_ROOT") {
         return PathBuf::from(root);
     }
@@ -302,10 +302,6 @@ fn repo_root() -> PathBuf {
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."));
-    let grading_another_tree = std::env::args_os().any(|a| {
-        a.to_str()
-            .is_some_and(|a| a == "--exercises-from" || a.starts_with("--exercises-from="))
-    });
     if grading_another_tree {
         return built_in;
     }
@@ -343,7 +339,7 @@ fn tree_of(args: &TreeArgs) -> Result<Tree> {
     }
     Ok(match args.against {
         Against::Exercises => {
-            checker::access::check_readable(&repo_root())?;
+            checker::access::check_readable(&repo_root(false))?;
             Tree::Exercises
         }
         Against::Solutions => Tree::Solutions,
@@ -351,7 +347,7 @@ fn tree_of(args: &TreeArgs) -> Result<Tree> {
 }
 
 fn grader(tree: Tree, jobs: Option<usize>, timeout: f64) -> Grader {
-    let root = repo_root();
+    let root = repo_root(matches!(tree, Tree::Custom(_)));
     let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     let target_dir = std::env::var_os("OSLINGS_TARGET_DIR")
         .map(PathBuf::from)
@@ -491,7 +487,7 @@ fn grade(args: &GradeArgs) -> Result<ExitCode> {
 
 /// `--test NAME`: run matching tests alone, in any stage, and show their output.
 fn score_perf(name: &str, report: &Path, second: Option<&Path>) -> Result<ExitCode> {
-    let course = manifest::load_course(&repo_root().join("checker").join("hidden"))?;
+    let course = manifest::load_course(&repo_root(false).join("checker").join("hidden"))?;
     let exercise = select(&course, Some(name))?[0];
     let stage = exercise
         .perf
