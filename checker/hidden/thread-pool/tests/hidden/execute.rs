@@ -183,10 +183,14 @@ fn a_sleeping_worker_wakes_for_every_new_job() {
     // A worker woken with nothing to do (a stolen or spurious wake-up) must
     // survive it, or the rounds below lose their only worker by chance.
     stolen_wake_up();
-    // As many rounds as fit in the time (a lost wake-up is a narrow race).
-    // A time budget, not a number of rounds: on a loaded machine a round
-    // takes longer, and so does every preemption inside the race's gap.
-    const BUDGET: Duration = Duration::from_secs(3);
+    // As many rounds as fit in the budget (a lost wake-up is a narrow race).
+    // The budget is this thread's CPU time, not wall time: beside busy
+    // neighbours (the checker runs tests at a low priority) the test gets a
+    // small share of a CPU, and three seconds of wall time held a tenth of
+    // the rounds a quiet machine runs — too few to meet the race every time.
+    // The wall-clock cap keeps the test inside its 30 s limit.
+    const CPU_BUDGET: Duration = Duration::from_secs(3);
+    const WALL_CAP: Duration = Duration::from_secs(20);
     const MOST_ROUNDS: usize = 20_000;
     let pool = Pool::new(1);
     let finished = Arc::new(AtomicUsize::new(0));
@@ -214,8 +218,12 @@ fn a_sleeping_worker_wakes_for_every_new_job() {
     // (the worker was still looking), one queued later needs a wake-up.
     let mut edge_ns = 5_000.0_f64;
     let started = Instant::now();
+    let cpu_at_start = thread_cpu();
     let mut round = 0;
-    while round < MOST_ROUNDS && started.elapsed() < BUDGET {
+    while round < MOST_ROUNDS
+        && thread_cpu().saturating_sub(cpu_at_start) < CPU_BUDGET
+        && started.elapsed() < WALL_CAP
+    {
         round += 1;
         // Pause before queueing: half the rounds close to `edge`, the others
         // anywhere from 200 ns to 60 us (log-uniform).
@@ -271,6 +279,17 @@ fn a_sleeping_worker_wakes_for_every_new_job() {
         }
     }
     pool.leak();
+}
+
+/// The CPU time this thread has used.
+fn thread_cpu() -> Duration {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec into the valid pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
+    Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
 }
 
 // Catches: accepting zero workers, which gives a pool that never runs anything.
