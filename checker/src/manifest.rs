@@ -56,6 +56,11 @@ pub struct Stage {
     pub points: u32,
     /// Progressive hints, from a nudge to nearly the answer.
     pub hints: Vec<String>,
+    /// Programs the stage's tests start (looked up on `PATH`), e.g.
+    /// `redis-server`. Where one is missing the stage is shown as needing
+    /// it: not run, not failed, and not in the way of the stages after it.
+    #[serde(default)]
+    pub requires: Vec<String>,
 }
 
 fn default_points() -> u32 {

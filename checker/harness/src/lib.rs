@@ -5,10 +5,13 @@
 //!   report nanoseconds per operation, so the checker can print ratios.
 //! - [`procfs`]: small readers of `/proc/self` (resident memory of a mapping,
 //!   whether an address is mapped) for tests that watch the kernel's view.
+//! - [`budget`]: CPU-time budgets for tests that repeat rounds until they
+//!   have seen enough, whatever the machine's load.
 //! - [`panic_reason`]: the message a caught panic carried.
 //! - [`default_signal_dispositions`]: undo inherited ignored signals before
 //!   `exec`.
 
+pub mod budget;
 pub mod perf;
 pub mod procfs;
 

@@ -14,6 +14,7 @@ use hidden_thread_pool::{
     wait_until_still,
 };
 use learner::ThreadPool;
+use oslings_harness::budget::{CpuBudget, CpuClock, Spent};
 
 // Catches: holding the queue's lock while the job runs (the pool then runs one job at a time).
 #[test]
@@ -217,13 +218,9 @@ fn a_sleeping_worker_wakes_for_every_new_job() {
     // of that. `edge` tracks it: a job queued sooner is picked up at once
     // (the worker was still looking), one queued later needs a wake-up.
     let mut edge_ns = 5_000.0_f64;
-    let started = Instant::now();
-    let cpu_at_start = thread_cpu();
+    let budget = CpuBudget::new(CpuClock::Thread, CPU_BUDGET, WALL_CAP);
     let mut round = 0;
-    while round < MOST_ROUNDS
-        && thread_cpu().saturating_sub(cpu_at_start) < CPU_BUDGET
-        && started.elapsed() < WALL_CAP
-    {
+    while round < MOST_ROUNDS && budget.spent() == Spent::No {
         round += 1;
         // Pause before queueing: half the rounds close to `edge`, the others
         // anywhere from 200 ns to 60 us (log-uniform).
@@ -279,17 +276,6 @@ fn a_sleeping_worker_wakes_for_every_new_job() {
         }
     }
     pool.leak();
-}
-
-/// The CPU time this thread has used.
-fn thread_cpu() -> Duration {
-    let mut now = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes one timespec into the valid pointer.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
-    Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
 }
 
 // Catches: accepting zero workers, which gives a pool that never runs anything.
