@@ -390,7 +390,18 @@ impl Grader {
             self.root.join("Cargo.lock"),
         ];
         inputs.extend(self.packs.iter().map(|p| p.dir.clone()));
-        let settings = format!("{} {:?} {}", self.tree.label(), self.timeout, self.jobs);
+        // Installing a program a stage needs changes what grading can do.
+        let missing: Vec<String> = exercise
+            .stages
+            .iter()
+            .flat_map(|s| missing_programs(&s.requires))
+            .collect();
+        let settings = format!(
+            "{} {:?} {} missing {missing:?}",
+            self.tree.label(),
+            self.timeout,
+            self.jobs
+        );
         Some(reuse::key(&inputs, &settings))
     }
 
@@ -438,10 +449,31 @@ impl Grader {
         report.crate_dir = self.source_dir(exercise).display().to_string();
 
         let mut stage_passed = Vec::new();
+        let mut needs = vec![Vec::new(); exercise.stages.len()];
         let mut gate_open = true;
         for (index, stage) in exercise.stages.iter().enumerate() {
             let stage_tests: Vec<HiddenTest> =
                 tests.iter().filter(|t| t.stage == index).cloned().collect();
+            let missing = missing_programs(&stage.requires);
+            if gate_open && !missing.is_empty() {
+                // Not failing and not in the way: the stages after it run.
+                let why = format!(
+                    "not run: this stage needs {}, which is not installed here",
+                    missing.join(", ")
+                );
+                for test in &stage_tests {
+                    report.tests.push(self.test_report(
+                        exercise,
+                        test,
+                        Outcome::NotRun,
+                        why.clone(),
+                        None,
+                    ));
+                }
+                stage_passed.push(false);
+                needs[index] = missing;
+                continue;
+            }
             if !gate_open {
                 for test in &stage_tests {
                     report.tests.push(self.test_report(
@@ -487,6 +519,9 @@ impl Grader {
             gate_open = all_passed;
         }
         report.stages = self.stage_reports(exercise, &report.tests, &stage_passed);
+        for (stage, needs) in report.stages.iter_mut().zip(needs) {
+            stage.needs = needs;
+        }
         report.score = report.stages.iter().map(|s| s.score).sum();
 
         if let Some(stage) = &exercise.perf {
@@ -593,10 +628,34 @@ impl Grader {
                         .count(),
                     tests_total: of_stage.len(),
                     section: format!("{}#{}", exercise.chapter, stage.section),
+                    needs: Vec::new(),
                 }
             })
             .collect()
     }
+}
+
+/// The programs of `required` that no directory of the tests' `PATH`
+/// holds (an executable file of that name). `OSLINGS_PRETEND_MISSING`
+/// (names separated by commas) counts programs as missing that are there,
+/// to see, or test, what a machine without them is told.
+pub fn missing_programs(required: &[String]) -> Vec<String> {
+    let pretend = std::env::var("OSLINGS_PRETEND_MISSING").unwrap_or_default();
+    required
+        .iter()
+        .filter(|program| {
+            pretend.split(',').any(|p| p.trim() == program.as_str()) || !on_sandbox_path(program)
+        })
+        .cloned()
+        .collect()
+}
+
+fn on_sandbox_path(program: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    crate::sandbox::SANDBOX_PATH.split(':').any(|dir| {
+        std::fs::metadata(Path::new(dir).join(program))
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    })
 }
 
 /// The suite compiled against the graded crate, or why it could not be.
@@ -613,4 +672,15 @@ pub enum Prepared {
     },
     /// The graded crate (at this directory) or the suite against it did not compile.
     Broken(PathBuf, CompileFailure),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::missing_programs;
+
+    #[test]
+    fn a_program_is_missing_when_no_directory_of_the_tests_path_holds_it() {
+        let required = ["sh".to_string(), "oslings-no-such-program".to_string()];
+        assert_eq!(missing_programs(&required), ["oslings-no-such-program"]);
+    }
 }

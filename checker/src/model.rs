@@ -108,6 +108,28 @@ pub struct StageReport {
     pub tests_total: usize,
     /// The book section that teaches it: `chapter.md#anchor`.
     pub section: String,
+    /// Programs the stage's tests need that this machine lacks (e.g.
+    /// `redis-server`): the stage was not run, is not failing, and did not
+    /// hold back the stages after it. Absent when nothing is missing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub needs: Vec<String>,
+}
+
+impl StageReport {
+    /// Whether the stage could not be graded here for want of a program.
+    pub fn unavailable(&self) -> bool {
+        !self.needs.is_empty()
+    }
+
+    /// What the learner does to grade an unavailable stage.
+    pub fn needs_advice(&self) -> String {
+        let programs = self.needs.join(" ");
+        format!(
+            "needs {} (not installed): `sudo apt-get install {programs}` on Debian or \
+             Ubuntu (or work in the dev container), then grade again",
+            self.needs.join(", ")
+        )
+    }
 }
 
 /// How one hidden test ended.
@@ -203,9 +225,10 @@ pub struct PerformanceReport {
 }
 
 impl ExerciseReport {
-    /// The first stage that is not passing, if any.
+    /// The first stage that is not passing, if any (a stage that could not
+    /// be graded here for want of a program is not failing).
     pub fn first_failing_stage(&self) -> Option<&StageReport> {
-        self.stages.iter().find(|s| !s.passed)
+        self.stages.iter().find(|s| !s.passed && !s.unavailable())
     }
 
     /// Whether every point was earned.

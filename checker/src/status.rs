@@ -23,6 +23,9 @@ pub enum Status {
     NotRun,
     /// The crate does not compile (or is missing), so nothing ran.
     NotGraded,
+    /// It needs a program this machine lacks (see the report), so it did
+    /// not run; the stages after it did.
+    Unavailable,
 }
 
 impl Status {
@@ -33,6 +36,7 @@ impl Status {
             Status::Failing => "failing",
             Status::NotRun => "not run",
             Status::NotGraded => "not graded",
+            Status::Unavailable => "needs a program",
         }
     }
 
@@ -41,6 +45,7 @@ impl Status {
             Status::Passed => AnsiColor::Green.on_default(),
             Status::Failing => AnsiColor::Red.on_default(),
             Status::NotRun | Status::NotGraded => Style::new().dimmed(),
+            Status::Unavailable => AnsiColor::Yellow.on_default(),
         }
     }
 }
@@ -55,6 +60,9 @@ pub fn stage_status(report: &ExerciseReport, number: usize) -> Status {
     };
     if stage.passed {
         return Status::Passed;
+    }
+    if stage.unavailable() {
+        return Status::Unavailable;
     }
     let ran = report
         .tests

@@ -506,6 +506,17 @@ impl Screen<'_> {
                 }
                 let _ = writeln!(out, "\nRead: book/{}", stage.section);
             }
+            None if report.stages.iter().any(|s| s.unavailable()) => {
+                for stage in report.stages.iter().filter(|s| s.unavailable()) {
+                    let _ = writeln!(
+                        out,
+                        "Every stage this machine can grade passes, but stage {} ({}) {}.",
+                        stage.number,
+                        stage.title,
+                        stage.needs_advice()
+                    );
+                }
+            }
             None if !report.complete() => {
                 let message = report
                     .performance

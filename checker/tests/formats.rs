@@ -51,6 +51,7 @@ fn stage(
         tests_passed: tests.0,
         tests_total: tests.1,
         section: format!("chapter.md#{name}"),
+        needs: Vec::new(),
     }
 }
 
@@ -1004,4 +1005,101 @@ fn markdown_is_one_table_row_per_stage_whatever_the_messages_hold() {
             .any(|r| r.contains("| performance | 5/10 | ⏱ 2.25× the reference |"))
     );
     pinned("report.md", &text);
+}
+
+/// A report whose second stage could not be graded: `redis-server` is
+/// missing, and the third stage ran anyway.
+fn needs_redis() -> Report {
+    let mut unavailable = stage("distributed", 2, false, 15, (0, 1));
+    unavailable.needs = vec!["redis-server".to_string()];
+    let exercise = ExerciseReport {
+        name: "rate-limiter".to_string(),
+        title: "Rate limiter".to_string(),
+        score: 30,
+        max_score: 45,
+        crate_dir: "/students/ada/exercises/rate-limiter".to_string(),
+        compile_error: None,
+        stages: vec![
+            stage("bucket", 1, true, 20, (1, 1)),
+            unavailable,
+            stage("keyed", 3, true, 10, (1, 1)),
+        ],
+        tests: vec![
+            test("bucket::refills", "bucket", Outcome::Passed, ""),
+            test(
+                "distributed::shares_one_limit",
+                "distributed",
+                Outcome::NotRun,
+                "not run: this stage needs redis-server, which is not installed here",
+            ),
+            test("keyed::per_key", "keyed", Outcome::Passed, ""),
+        ],
+        performance: None,
+        reused_from: None,
+    };
+    Report {
+        score: 30,
+        max_score: 45,
+        exercises: vec![exercise],
+        ..fixture()
+    }
+}
+
+fn without_colour(text: &str) -> String {
+    let mut plain = String::new();
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            chars.by_ref().take_while(|c| *c != 'm').for_each(drop);
+        } else {
+            plain.push(c);
+        }
+    }
+    plain
+}
+
+#[test]
+fn a_stage_whose_program_is_missing_says_what_to_install_in_every_format() {
+    let report = needs_redis();
+    let exercise = &report.exercises[0];
+    assert_eq!(
+        exercise.first_failing_stage().map(|s| s.number),
+        None,
+        "a stage that could not be graded is not the stage to work on"
+    );
+    let text = without_colour(&report::text::render(
+        &report,
+        &[],
+        report::text::Detail::Full,
+        100,
+        "",
+    ));
+    let line = text.lines().find(|l| l.contains("distributed")).unwrap();
+    assert!(line.contains("? "), "{text}");
+    assert!(line.contains("needs redis-server"), "{text}");
+    assert!(
+        text.contains("stage 2 (distributed) needs redis-server (not installed): `sudo apt-get install redis-server`"),
+        "{text}"
+    );
+    let markdown = report::markdown::render(&report);
+    assert!(
+        markdown.contains("❔ needs redis-server (not installed)"),
+        "{markdown}"
+    );
+    let gradescope = report::gradescope::render(&report);
+    assert!(
+        gradescope.contains("Not graded: this stage needs redis-server"),
+        "{gradescope}"
+    );
+    let runners = classroom_runners(&report);
+    let distributed = runner(&runners, "ratelimiter2");
+    // Classroom's reporter prints a passing-or-not test's name, not its
+    // message: the reason is in the name, as for stages not yet run.
+    let name = distributed["tests"][0]["name"].as_str().unwrap_or_default();
+    assert!(
+        name.contains(
+            "not graded: needs redis-server (not installed): `sudo apt-get install redis-server`"
+        ),
+        "{distributed}"
+    );
 }

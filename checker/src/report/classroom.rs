@@ -181,6 +181,8 @@ fn stage_runner(
         } else {
             Detail::Reason(format!("not run: {} does not compile", exercise.name))
         }
+    } else if stage.unavailable() {
+        Detail::Reason(format!("not graded: {}", stage.needs_advice()))
     } else if stage_ran(exercise, stage) {
         Detail::Message(text.output)
     } else {

@@ -243,6 +243,9 @@ fn stage_output(graded: &str, exercise: &ExerciseReport, stage: &StageReport) ->
     if stage.passed {
         return format!("All {} hidden tests pass.", stage.tests_total);
     }
+    if stage.unavailable() {
+        return format!("Not graded: this stage {}.", stage.needs_advice());
+    }
     let tests: Vec<_> = exercise
         .tests
         .iter()

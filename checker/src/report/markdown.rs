@@ -65,6 +65,8 @@ fn rows(out: &mut String, exercise: &ExerciseReport) {
             .find(|t| !matches!(t.outcome, Outcome::Passed | Outcome::NotRun));
         let status = if stage.passed {
             "✅ passed".to_string()
+        } else if stage.unavailable() {
+            format!("❔ {}", stage.needs_advice())
         } else if failure.is_none() {
             "⏸ not run".to_string()
         } else {

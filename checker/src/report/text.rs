@@ -136,6 +136,8 @@ fn exercise_table(out: &mut String, exercise: &ExerciseReport, width: usize) {
     for stage in &exercise.stages {
         let (mark, style) = if stage.passed {
             ("✓", GREEN)
+        } else if stage.unavailable() {
+            ("?", YELLOW)
         } else if stage.tests_total > 0
             && exercise
                 .tests
@@ -147,7 +149,11 @@ fn exercise_table(out: &mut String, exercise: &ExerciseReport, width: usize) {
         } else {
             ("✗", RED)
         };
-        let status = stage_status(exercise, &stage.name, stage.tests_passed, stage.tests_total);
+        let status = if stage.unavailable() {
+            format!("{YELLOW}needs {}{YELLOW:#}", stage.needs.join(", "))
+        } else {
+            stage_status(exercise, &stage.name, stage.tests_passed, stage.tests_total)
+        };
         let _ = writeln!(
             out,
             "  {style}{mark}{style:#} {:>2} {:<id_width$} {:<title_width$} {status}",
@@ -222,6 +228,22 @@ fn exercise_table(out: &mut String, exercise: &ExerciseReport, width: usize) {
                 ""
             );
         }
+    }
+    for stage in exercise.stages.iter().filter(|s| s.unavailable()) {
+        let advice = format!(
+            "stage {} ({}) {}",
+            stage.number,
+            stage.name,
+            stage.needs_advice()
+        );
+        let options = textwrap::Options::new(width.saturating_sub(2))
+            .initial_indent("  ")
+            .subsequent_indent("    ");
+        let _ = writeln!(
+            out,
+            "{YELLOW}{}{YELLOW:#}",
+            textwrap::fill(&advice, options)
+        );
     }
 }
 
