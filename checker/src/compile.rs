@@ -132,19 +132,30 @@ pub fn build_perf(build: Build<'_>) -> Result<BuildOutcome<PathBuf>> {
     Ok(Ok(exe.into_std_path_buf()))
 }
 
-fn run_cargo(
-    mut command: Command,
-    build: Build<'_>,
-) -> Result<(Vec<cargo_metadata::Artifact>, Option<CompileFailure>)> {
-    let Build {
-        scratch,
-        target_dir,
-        graded_crate,
-        strip,
-        sealed,
-        progress,
-    } = build;
-    if sealed {
+/// The command that builds the benchmark binary, for
+/// [`crate::prebuild`] to start without waiting for it: quiet, and with
+/// no output to read.
+pub fn perf_build_command(build: Build<'_>) -> Result<Command> {
+    let mut command = cargo();
+    command
+        .arg("build")
+        .arg("--quiet")
+        .arg("--profile")
+        .arg("perf")
+        .arg("--bin")
+        .arg(scratch::perf_bin(build.scratch));
+    configure(&mut command, &build)?;
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    Ok(command)
+}
+
+/// Points `command` at the scratch project and the target directory, and
+/// for a sealed crate keeps the caller's compiler wrappers and flags out.
+fn configure(command: &mut Command, build: &Build<'_>) -> Result<()> {
+    if build.sealed {
         command.current_dir(crate::seal::cargo_dir());
         for key in [
             "RUSTFLAGS",
@@ -159,9 +170,25 @@ fn run_cargo(
     }
     command
         .arg("--manifest-path")
-        .arg(std::path::absolute(scratch.join("Cargo.toml"))?)
+        .arg(std::path::absolute(build.scratch.join("Cargo.toml"))?)
         .arg("--target-dir")
-        .arg(std::path::absolute(target_dir)?)
+        .arg(std::path::absolute(build.target_dir)?);
+    Ok(())
+}
+
+fn run_cargo(
+    mut command: Command,
+    build: Build<'_>,
+) -> Result<(Vec<cargo_metadata::Artifact>, Option<CompileFailure>)> {
+    configure(&mut command, &build)?;
+    let Build {
+        graded_crate,
+        strip,
+        sealed,
+        progress,
+        ..
+    } = build;
+    command
         .arg("--message-format=json")
         // Not `--quiet`: it would hide cargo's "Blocking waiting for file lock",
         // which `toolchain::read_stderr` explains (and drops, with the other

@@ -11,10 +11,13 @@ use crate::manifest::Exercise;
 use crate::model::{CompileErrorReport, ExerciseReport, Outcome, StageReport, TestReport};
 use crate::pack::{self, Pack};
 use crate::perf;
+use crate::prebuild::{Prebuild, Priority};
 use crate::reuse;
 use crate::runner::{self, HiddenTest};
 use crate::scratch::{self, Subject};
 use crate::seal::{self, Refusal};
+use crate::stages::{self, StageRun};
+use crate::timing;
 
 /// Which tree of crates is graded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,6 +83,10 @@ pub struct Grader {
     /// Run every test even when nothing changed since the last grading
     /// (whose results are otherwise reused, see [`crate::reuse`]).
     pub fresh: bool,
+    /// Build the benchmark in the background, to outlive this grading,
+    /// while the learner works on the last stage ([`crate::prebuild`]):
+    /// for a learner at a terminal, not for a one-off grading.
+    pub build_ahead: bool,
 }
 
 /// The right to grade one exercise in a target directory (see
@@ -88,7 +95,18 @@ pub struct Grader {
 pub struct ExerciseLock(#[allow(dead_code)] Flock<std::fs::File>);
 
 /// Something to tell the user while grading runs.
-pub type Progress<'a> = &'a dyn Fn(&str);
+#[derive(Debug, Clone, Copy)]
+pub enum News<'a> {
+    /// What grading is doing now (a spinner's message: the next one
+    /// replaces it).
+    Doing(&'a str),
+    /// A verdict worth keeping on the screen before the report arrives:
+    /// the stage the learner is working on, graded first.
+    Verdict(&'a str),
+}
+
+/// Where grading sends its [`News`].
+pub type Progress<'a> = &'a dyn Fn(News<'_>);
 
 impl Grader {
     /// The graded crate of `exercise`: the repository's own, or for another
@@ -231,13 +249,17 @@ impl Grader {
             &subject,
             &self.packs,
         )?;
-        progress(&format!("{}: compiling", exercise.name));
+        progress(News::Doing(&format!("{}: compiling", exercise.name)));
         let strip = self.strip_prefixes();
         let name = &exercise.name;
-        let compiling = |what: &str| progress(&format!("{name}: {what}"));
-        match compile::build_tests(self.build(&scratch.dir, &subject, &strip, &compiling))? {
+        let compiling = |what: &str| progress(News::Doing(&format!("{name}: {what}")));
+        let built = timing::timed(name, "compile", || {
+            compile::build_tests(self.build(&scratch.dir, &subject, &strip, &compiling))
+        })?;
+        match built {
             Ok(binaries) => {
-                let (mut tests, unlisted) = runner::list(exercise, &binaries)?;
+                let (mut tests, unlisted) =
+                    timing::timed(name, "list", || runner::list(exercise, &binaries))?;
                 if !unlisted.is_empty() {
                     tests.extend(self.tests_of_unlisted(exercise, &unlisted)?);
                 }
@@ -290,7 +312,7 @@ impl Grader {
         scratch: &'a Path,
         subject: &'a Subject,
         strip: &'a [PathBuf],
-        progress: Progress<'a>,
+        progress: &'a dyn Fn(&str),
     ) -> compile::Build<'a> {
         compile::Build {
             scratch,
@@ -345,10 +367,10 @@ impl Grader {
         match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
             Ok(lock) => Ok(ExerciseLock(lock)),
             Err((file, _)) => {
-                progress(&format!(
+                progress(News::Doing(&format!(
                     "{}: waiting for another checker that is grading it",
                     exercise.name
-                ));
+                )));
                 Flock::lock(file, FlockArg::LockExclusive)
                     .map(ExerciseLock)
                     .map_err(|(_, err)| err)
@@ -360,8 +382,21 @@ impl Grader {
     /// Grades one exercise, or reuses its last results when nothing they
     /// depend on has changed (the learner's own tree only).
     pub fn grade(&self, exercise: &Exercise, progress: Progress<'_>) -> Result<ExerciseReport> {
-        let _alone = self.exclusive(exercise, progress)?;
-        let Some(key) = self.reuse_key(exercise) else {
+        timing::timed(&exercise.name, "total", || {
+            self.grade_or_reuse(exercise, progress)
+        })
+    }
+
+    fn grade_or_reuse(
+        &self,
+        exercise: &Exercise,
+        progress: Progress<'_>,
+    ) -> Result<ExerciseReport> {
+        let _alone = timing::timed(&exercise.name, "lock", || {
+            self.exclusive(exercise, progress)
+        })?;
+        let key = timing::timed(&exercise.name, "reuse-key", || self.reuse_key(exercise));
+        let Some(key) = key else {
             return self.grade_afresh(exercise, progress);
         };
         let saved = reuse::path(&self.work_dir(), &exercise.name);
@@ -448,88 +483,52 @@ impl Grader {
         };
         report.crate_dir = self.source_dir(exercise).display().to_string();
 
-        let mut stage_passed = Vec::new();
-        let mut needs = vec![Vec::new(); exercise.stages.len()];
-        let mut gate_open = true;
-        for (index, stage) in exercise.stages.iter().enumerate() {
-            let stage_tests: Vec<HiddenTest> =
-                tests.iter().filter(|t| t.stage == index).cloned().collect();
-            let missing = missing_programs(&stage.requires);
-            if gate_open && !missing.is_empty() {
-                // Not failing and not in the way: the stages after it run.
-                let why = format!(
-                    "not run: this stage needs {}, which is not installed here",
-                    missing.join(", ")
-                );
-                for test in &stage_tests {
-                    report.tests.push(self.test_report(
-                        exercise,
-                        test,
-                        Outcome::NotRun,
-                        why.clone(),
-                        None,
-                    ));
-                }
-                stage_passed.push(false);
-                needs[index] = missing;
-                continue;
-            }
-            if !gate_open {
-                for test in &stage_tests {
-                    report.tests.push(self.test_report(
-                        exercise,
-                        test,
-                        Outcome::NotRun,
-                        String::new(),
-                        None,
-                    ));
-                }
-                stage_passed.push(false);
-                continue;
-            }
-            progress(&format!(
-                "{}: stage {} ({}), {} tests",
-                exercise.name,
-                index + 1,
-                stage.id,
-                stage_tests.len()
-            ));
-            let results = runner::run_many(
-                exercise,
-                &stage_tests,
-                self.jobs,
-                self.timeout,
-                &[subject.crate_dir.clone(), scratch_dir.clone()],
-            );
-            let mut all_passed = !stage_tests.is_empty();
-            for (test, result) in stage_tests.iter().zip(results) {
-                let result = result?;
-                if result.outcome != Outcome::Passed {
-                    all_passed = false;
-                }
-                report.tests.push(self.test_report(
-                    exercise,
-                    test,
-                    result.outcome,
-                    result.message,
-                    Some(result.duration.as_millis() as u64),
-                ));
-            }
-            stage_passed.push(all_passed);
-            gate_open = all_passed;
-        }
+        let previous = reuse::last(&reuse::path(&self.work_dir(), &exercise.name));
+        let strip = self.strip_prefixes();
+        let build = self.build(&scratch_dir, &subject, &strip, &|_| {});
+        let prebuild = match (&exercise.perf, &previous) {
+            (Some(_), Some(last)) => Prebuild::ahead_of(last, build, self.build_ahead),
+            _ => None,
+        };
+        let place = stages::Place {
+            exercise,
+            tests: &tests,
+            watched: vec![subject.crate_dir.clone(), scratch_dir.clone()],
+        };
+        let focus = previous
+            .as_ref()
+            .and_then(ExerciseReport::first_failing_stage)
+            .map(|s| s.number - 1);
+        let runs = stages::run_all(self, &place, focus, progress)?;
+        let gate_open = runs.iter().all(StageRun::opens_the_gate);
+        let stage_passed: Vec<bool> = runs.iter().map(StageRun::passed).collect();
+        report.tests = runs.iter().flat_map(|r| r.tests().to_vec()).collect();
         report.stages = self.stage_reports(exercise, &report.tests, &stage_passed);
-        for (stage, needs) in report.stages.iter_mut().zip(needs) {
-            stage.needs = needs;
+        for (stage, run) in report.stages.iter_mut().zip(&runs) {
+            if let StageRun::Unavailable { missing, .. } = run {
+                stage.needs = missing.clone();
+            }
+        }
+        match prebuild {
+            Some(prebuild) if gate_open => {
+                timing::timed(&exercise.name, "perf-build-ahead", || prebuild.finish());
+            }
+            Some(prebuild) => prebuild.set_aside(self.build_ahead),
+            None if self.build_ahead && exercise.perf.is_some() && stages::on_the_last(&runs) => {
+                if let Some(prebuild) = Prebuild::start(build, Priority::Background) {
+                    prebuild.set_aside(true);
+                }
+            }
+            None => {}
         }
         report.score = report.stages.iter().map(|s| s.score).sum();
 
         if let Some(stage) = &exercise.perf {
             let perf_report = if gate_open {
-                progress(&format!(
+                progress(News::Doing(&format!(
                     "{}: benchmarking against the reference",
                     exercise.name
-                ));
+                )));
                 self.measure(exercise, &subject, &scratch_dir, stage)
             } else {
                 perf::not_measured(
@@ -552,21 +551,24 @@ impl Grader {
         stage: &crate::manifest::PerfStage,
     ) -> crate::model::PerformanceReport {
         let strip = self.strip_prefixes();
-        let built = compile::build_perf(self.build(scratch_dir, subject, &strip, &|_| {}));
+        let built = timing::timed(&exercise.name, "perf-build", || {
+            compile::build_perf(self.build(scratch_dir, subject, &strip, &|_| {}))
+        });
         let result = match built {
-            Ok(Ok(exe)) => perf::measure(
-                &exe,
-                &scratch_dir.join("perf-cache.json"),
-                stage,
-                &perf::Remeasure {
+            Ok(Ok(exe)) => {
+                let remeasure = perf::Remeasure {
                     forced: self.remeasure,
                     command: format!(
                         "cargo run -p checker -- {}{} --remeasure",
                         exercise.name,
                         self.tree.flags()
                     ),
-                },
-            ),
+                };
+                let cache = scratch_dir.join("perf-cache.json");
+                timing::timed(&exercise.name, "perf-measure", || {
+                    perf::measure(&exe, &cache, stage, &remeasure)
+                })
+            }
             Ok(Err(failure)) => Err(anyhow::anyhow!(
                 "the benchmark of {} did not compile:\n{}",
                 exercise.name,
@@ -577,7 +579,8 @@ impl Grader {
         result.unwrap_or_else(|err| perf::not_measured(stage, "error", format!("{err:#}")))
     }
 
-    fn test_report(
+    /// The report of one test of `exercise`.
+    pub(crate) fn test_report(
         &self,
         exercise: &Exercise,
         test: &HiddenTest,

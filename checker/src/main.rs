@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use checker::grade::{self, Grader, Tree};
+use checker::grade::{self, Grader, News, Tree};
 use checker::manifest::{self, Exercise};
 use checker::model::{Outcome, PackUsed, Report, SCHEMA_VERSION};
 use checker::report::{self, text::Detail};
@@ -355,12 +355,24 @@ fn grader(tree: Tree, jobs: Option<usize>, timeout: f64) -> Grader {
     Grader {
         target_dir,
         root,
-        tree,
         jobs,
         timeout: Some(Duration::from_secs_f64(timeout.clamp(0.1, 3600.0))),
         packs: Vec::new(),
         remeasure: false,
         fresh: false,
+        build_ahead: matches!(tree, Tree::Exercises) && build_ahead_wanted(),
+        tree,
+    }
+}
+
+/// Whether to build the benchmark ahead, in the background
+/// ([`checker::prebuild`]): for a learner at a terminal, unless
+/// `OSLINGS_BUILD_AHEAD` says otherwise (`0` or `1`).
+fn build_ahead_wanted() -> bool {
+    match std::env::var("OSLINGS_BUILD_AHEAD").as_deref() {
+        Ok("0") => false,
+        Ok("1") => true,
+        _ => std::io::IsTerminal::is_terminal(&std::io::stderr()),
     }
 }
 
@@ -416,7 +428,10 @@ fn grade(args: &GradeArgs) -> Result<ExitCode> {
         return run_single(&grader, exercise, filter);
     }
     let bar = checker::status::spinner();
-    let progress = |msg: &str| bar.set_message(msg.to_string());
+    let progress = |news: News<'_>| match news {
+        News::Doing(what) => bar.set_message(what.to_string()),
+        News::Verdict(line) => bar.println(line),
+    };
     let mut exercises = Vec::new();
     for exercise in &selected {
         exercises.push(grader.grade(exercise, &progress)?);

@@ -8,7 +8,7 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use crate::grade::Grader;
+use crate::grade::{Grader, News};
 use crate::manifest::Exercise;
 use crate::model::{ExerciseReport, Outcome};
 
@@ -98,7 +98,10 @@ pub fn spinner() -> ProgressBar {
 /// Grades one exercise behind a spinner.
 pub fn grade_quietly(grader: &Grader, exercise: &Exercise) -> Result<ExerciseReport> {
     let bar = spinner();
-    let progress = |msg: &str| bar.set_message(msg.to_string());
+    let progress = |news: News<'_>| match news {
+        News::Doing(what) => bar.set_message(what.to_string()),
+        News::Verdict(line) => bar.println(line),
+    };
     let report = grader.grade(exercise, &progress);
     bar.finish_and_clear();
     report

@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use crate::grade::Grader;
+use crate::grade::{Grader, News};
 use crate::hints::{self, HintState, Request};
 use crate::manifest::Exercise;
 use crate::model::{ExerciseReport, Outcome};
@@ -43,6 +43,8 @@ enum Event {
     Key(Key),
     Saved(Vec<PathBuf>),
     WatchFailed(String),
+    /// The stage the learner is on, graded first, before the rest is done.
+    Verdict(String),
     Graded(Box<Graded>),
 }
 
@@ -177,6 +179,10 @@ pub fn run(grader: &Grader, course: &[Exercise], start: Option<&str>) -> Result<
                 screen.status(&format!("watching files failed: {err}"))?;
                 None
             }
+            Event::Verdict(line) => {
+                screen.status(&format!("{line}…"))?;
+                None
+            }
             Event::Graded(graded) => {
                 busy = false;
                 screen.show(*graded)?;
@@ -271,6 +277,12 @@ fn spawn_grader(
 ) -> mpsc::Sender<Job> {
     let (jobs, inbox) = mpsc::channel::<Job>();
     std::thread::spawn(move || {
+        let verdicts = tx.clone();
+        let progress = move |news: News<'_>| {
+            if let News::Verdict(line) = news {
+                let _ = verdicts.send(Event::Verdict(line.to_string()));
+            }
+        };
         for job in inbox {
             let graded = match job {
                 Job::One(index, why, fresh) => Graded {
@@ -280,7 +292,7 @@ fn spawn_grader(
                         fresh: grader.fresh || fresh,
                         ..grader.clone()
                     }
-                    .grade(&course[index], &|_| {})
+                    .grade(&course[index], &progress)
                     .map_err(|e| format!("{e:#}")),
                 },
                 Job::FirstIncomplete => first_incomplete(&grader, &course),

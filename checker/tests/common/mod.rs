@@ -280,11 +280,21 @@ pub fn checker_started(
 /// another checker binary to run instead (an older build, to see what an
 /// attack did to it).
 pub fn checker_in(cwd: &Path, args: &[&str], limit: Duration) -> Run {
+    checker_in_with_env(cwd, args, &[], limit)
+}
+
+/// [`checker_in`] with extra environment variables.
+pub fn checker_in_with_env(
+    cwd: &Path,
+    args: &[&str],
+    env: &[(&str, &Path)],
+    limit: Duration,
+) -> Run {
     let program =
         std::env::var_os("OSLINGS_CHECKER").unwrap_or_else(|| env!("CARGO_BIN_EXE_checker").into());
     let mut command = Command::new(program);
     command.current_dir(cwd);
-    watched(command, args, &[], limit, &mut |_, _| {})
+    watched(command, args, env, limit, &mut |_, _| {})
 }
 
 /// Runs `command` as [`checker_observed`] says.
