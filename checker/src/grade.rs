@@ -16,7 +16,7 @@ use crate::reuse;
 use crate::runner::{self, HiddenTest};
 use crate::scratch::{self, Subject};
 use crate::seal::{self, Refusal};
-use crate::stages::{self, StageRun};
+use crate::stages::{self, Plan, StageRun};
 use crate::timing;
 
 /// Which tree of crates is graded.
@@ -229,17 +229,27 @@ impl Grader {
 
     /// Compiles the suite against the graded crate and lists its tests.
     pub fn prepare(&self, exercise: &Exercise, progress: Progress<'_>) -> Result<Prepared> {
+        Ok(self.prepare_ahead(exercise, progress, None)?.0)
+    }
+
+    /// [`Grader::prepare`], and the benchmark's build started beside it
+    /// when `last`, the learner's last grading, says it will soon be
+    /// needed ([`Prebuild::ahead_of`]).
+    fn prepare_ahead(
+        &self,
+        exercise: &Exercise,
+        progress: Progress<'_>,
+        last: Option<&ExerciseReport>,
+    ) -> Result<(Prepared, Option<Prebuild>)> {
         let subject = match self.subject(exercise) {
             Ok(subject) => subject,
             Err(err) => {
-                return Ok(Prepared::Broken(
-                    PathBuf::new(),
-                    CompileFailure {
-                        in_graded_crate: true,
-                        missing: true,
-                        message: format!("{err:#}"),
-                    },
-                ));
+                let missing = CompileFailure {
+                    in_graded_crate: true,
+                    missing: true,
+                    message: format!("{err:#}"),
+                };
+                return Ok((Prepared::Broken(PathBuf::new(), missing), None));
             }
         };
         let scratch = scratch::prepare(
@@ -251,6 +261,14 @@ impl Grader {
         )?;
         progress(News::Doing(&format!("{}: compiling", exercise.name)));
         let strip = self.strip_prefixes();
+        let prebuild = match (&exercise.perf, last) {
+            (Some(_), Some(last)) => Prebuild::ahead_of(
+                last,
+                self.build(&scratch.dir, &subject, &strip, &|_| {}),
+                self.build_ahead,
+            ),
+            _ => None,
+        };
         let name = &exercise.name;
         let compiling = |what: &str| progress(News::Doing(&format!("{name}: {what}")));
         let built = timing::timed(name, "compile", || {
@@ -263,13 +281,19 @@ impl Grader {
                 if !unlisted.is_empty() {
                     tests.extend(self.tests_of_unlisted(exercise, &unlisted)?);
                 }
-                Ok(Prepared::Ready {
+                let ready = Prepared::Ready {
                     subject,
                     scratch_dir: scratch.dir,
                     tests,
-                })
+                };
+                Ok((ready, prebuild))
             }
-            Err(failure) => Ok(Prepared::Broken(subject.crate_dir, failure)),
+            Err(failure) => {
+                if let Some(prebuild) = prebuild {
+                    prebuild.set_aside(false);
+                }
+                Ok((Prepared::Broken(subject.crate_dir, failure), None))
+            }
         }
     }
 
@@ -441,7 +465,8 @@ impl Grader {
     }
 
     fn grade_afresh(&self, exercise: &Exercise, progress: Progress<'_>) -> Result<ExerciseReport> {
-        let prepared = self.prepare(exercise, progress)?;
+        let previous = reuse::last(&reuse::path(&self.work_dir(), &exercise.name));
+        let (prepared, prebuild) = self.prepare_ahead(exercise, progress, previous.as_ref())?;
         let mut report = ExerciseReport {
             name: exercise.name.clone(),
             title: exercise.title.clone(),
@@ -483,23 +508,15 @@ impl Grader {
         };
         report.crate_dir = self.source_dir(exercise).display().to_string();
 
-        let previous = reuse::last(&reuse::path(&self.work_dir(), &exercise.name));
         let strip = self.strip_prefixes();
         let build = self.build(&scratch_dir, &subject, &strip, &|_| {});
-        let prebuild = match (&exercise.perf, &previous) {
-            (Some(_), Some(last)) => Prebuild::ahead_of(last, build, self.build_ahead),
-            _ => None,
-        };
         let place = stages::Place {
             exercise,
             tests: &tests,
             watched: vec![subject.crate_dir.clone(), scratch_dir.clone()],
         };
-        let focus = previous
-            .as_ref()
-            .and_then(ExerciseReport::first_failing_stage)
-            .map(|s| s.number - 1);
-        let runs = stages::run_all(self, &place, focus, progress)?;
+        let plan = Plan::after(previous.as_ref());
+        let runs = stages::run_all(self, &place, plan, progress)?;
         let gate_open = runs.iter().all(StageRun::opens_the_gate);
         let stage_passed: Vec<bool> = runs.iter().map(StageRun::passed).collect();
         report.tests = runs.iter().flat_map(|r| r.tests().to_vec()).collect();

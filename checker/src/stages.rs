@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use crate::grade::{Grader, News, Progress, missing_programs};
 use crate::manifest::Exercise;
-use crate::model::{Outcome, TestReport};
+use crate::model::{ExerciseReport, Outcome, TestReport};
 use crate::runner::{self, HiddenTest};
 use crate::timing;
 
@@ -81,28 +81,66 @@ pub struct Place<'a> {
     pub watched: Vec<PathBuf>,
 }
 
-/// Runs every stage under its gate, stage `focus` (from 0) first when
-/// given: the learner's stage, whose verdict `progress` shows before the
-/// stages before it are checked again. If one of those fails, the focus
-/// stage counts as not run, as it would have been in order.
+/// In which order the stages run. Whatever the order, the report is the
+/// one running them in order gives: a stage's results count only when every
+/// stage before it passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plan {
+    /// One stage after the other, stopping at the first that fails.
+    InOrder,
+    /// Stage `.0` (from 0, the learner's) first, its verdict shown, then
+    /// the stages in order.
+    FocusFirst(usize),
+    /// Every stage's tests in one batch (the last grading passed them all,
+    /// so no stage is likely to stop the others).
+    AllAtOnce,
+}
+
+impl Plan {
+    /// The plan the learner's last grading suggests.
+    pub fn after(last: Option<&ExerciseReport>) -> Plan {
+        let Some(last) = last.filter(|r| r.compile_error.is_none()) else {
+            return Plan::InOrder;
+        };
+        match last.first_failing_stage() {
+            None => Plan::AllAtOnce,
+            Some(stage) if stage.number > 1 => Plan::FocusFirst(stage.number - 1),
+            Some(_) => Plan::InOrder,
+        }
+    }
+}
+
+/// Runs every stage under its gate, in the order `plan` says. With
+/// [`Plan::FocusFirst`], `progress` shows the learner's stage's verdict
+/// before the stages before it are checked again; if one of those fails,
+/// the focus stage counts as not run, as it would have been in order.
 pub fn run_all(
     grader: &Grader,
     place: &Place<'_>,
-    focus: Option<usize>,
+    plan: Plan,
     progress: Progress<'_>,
 ) -> Result<Vec<StageRun>> {
     let stages = &place.exercise.stages;
-    let focus = focus.filter(|&k| k > 0 && k < stages.len());
-    let mut early = match focus {
-        Some(k) if missing_programs(&stages[k].requires).is_empty() => {
-            let run = run_one(grader, place, k, progress)?;
+    let runnable: Vec<usize> = (0..stages.len())
+        .filter(|&i| missing_programs(&stages[i].requires).is_empty())
+        .collect();
+    let mut ahead: Vec<Option<StageRun>> = vec![None; stages.len()];
+    match plan {
+        Plan::FocusFirst(k) if k < stages.len() && runnable.contains(&k) => {
+            let run = run_together(grader, place, &[k], progress)?.remove(0);
             let verdict = early_verdict(place.exercise, k, &run);
             progress(News::Verdict(&verdict));
             timing::mark(&place.exercise.name, "verdict-at");
-            Some(run)
+            ahead[k] = Some(run);
         }
-        _ => None,
-    };
+        Plan::AllAtOnce => {
+            let runs = run_together(grader, place, &runnable, progress)?;
+            for (index, run) in runnable.iter().zip(runs) {
+                ahead[*index] = Some(run);
+            }
+        }
+        _ => {}
+    }
     let mut runs = Vec::with_capacity(stages.len());
     let mut gate_open = true;
     for (index, stage) in stages.iter().enumerate() {
@@ -112,10 +150,10 @@ pub fn run_all(
             }
         } else if let missing @ [_, ..] = missing_programs(&stage.requires).as_slice() {
             unavailable(grader, place, index, missing.to_vec())
-        } else if focus == Some(index) && early.is_some() {
-            early.take().expect("checked just above")
+        } else if let Some(run) = ahead[index].take() {
+            run
         } else {
-            run_one(grader, place, index, progress)?
+            run_together(grader, place, &[index], progress)?.remove(0)
         };
         gate_open = run.opens_the_gate();
         runs.push(run);
@@ -151,36 +189,55 @@ fn of_stage<'a>(place: &'a Place<'_>, index: usize) -> impl Iterator<Item = &'a 
     place.tests.iter().filter(move |t| t.stage == index)
 }
 
-/// Runs the tests of stage `index`.
-fn run_one(
+/// Runs the tests of the stages `indices` in one batch; one run per stage,
+/// in the same order.
+fn run_together(
     grader: &Grader,
     place: &Place<'_>,
-    index: usize,
+    indices: &[usize],
     progress: Progress<'_>,
-) -> Result<StageRun> {
+) -> Result<Vec<StageRun>> {
     let exercise = place.exercise;
-    let stage_tests: Vec<HiddenTest> = of_stage(place, index).cloned().collect();
-    progress(News::Doing(&format!(
-        "{}: stage {} ({}), {} tests",
-        exercise.name,
-        index + 1,
-        exercise.stages[index].id,
-        stage_tests.len()
-    )));
-    let what = format!("stage-{}", index + 1);
+    let batch: Vec<HiddenTest> = place
+        .tests
+        .iter()
+        .filter(|t| indices.contains(&t.stage))
+        .cloned()
+        .collect();
+    let (doing, what) = match indices {
+        [index] => (
+            format!(
+                "{}: stage {} ({}), {} tests",
+                exercise.name,
+                index + 1,
+                exercise.stages[*index].id,
+                batch.len()
+            ),
+            format!("stage-{}", index + 1),
+        ),
+        _ => (
+            format!("{}: every stage, {} tests", exercise.name, batch.len()),
+            "all-stages".to_string(),
+        ),
+    };
+    progress(News::Doing(&doing));
     let results = timing::timed(&exercise.name, &what, || {
         runner::run_many(
             exercise,
-            &stage_tests,
+            &batch,
             grader.jobs,
             grader.timeout,
             &place.watched,
         )
     });
-    let mut tests = Vec::with_capacity(stage_tests.len());
-    for (test, result) in stage_tests.iter().zip(results) {
+    let mut by_stage: Vec<Vec<TestReport>> = vec![Vec::new(); indices.len()];
+    for (test, result) in batch.iter().zip(results) {
         let result = result?;
-        tests.push(grader.test_report(
+        let slot = indices
+            .iter()
+            .position(|&i| i == test.stage)
+            .expect("in the batch");
+        by_stage[slot].push(grader.test_report(
             exercise,
             test,
             result.outcome,
@@ -188,8 +245,13 @@ fn run_one(
             Some(result.duration.as_millis() as u64),
         ));
     }
-    let passed = !tests.is_empty() && tests.iter().all(|t| t.outcome == Outcome::Passed);
-    Ok(StageRun::Ran { tests, passed })
+    Ok(by_stage
+        .into_iter()
+        .map(|tests| {
+            let passed = !tests.is_empty() && tests.iter().all(|t| t.outcome == Outcome::Passed);
+            StageRun::Ran { tests, passed }
+        })
+        .collect())
 }
 
 /// What the learner reads while the earlier stages are checked again.

@@ -127,3 +127,46 @@ fn a_stage_graded_first_counts_only_when_the_stages_before_it_still_pass() {
     assert_eq!(focused["score"], in_order["score"]);
     assert_eq!(focused["stages"], in_order["stages"]);
 }
+
+#[test]
+fn stages_run_at_once_after_a_finished_grading_still_count_in_order() {
+    // The learner had finished; then breaks stage 2 (layout). Every stage
+    // runs in one batch (the last grading passed them all), but the stages
+    // after the failing one count as not run, as in order.
+    let tree = Tree::completed(EXERCISE);
+    let (finished, _) = grade_in(&tree);
+    assert!(
+        finished["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["passed"] == true),
+        "{finished:#}"
+    );
+    tree.insert(
+        EXERCISE,
+        "layout.rs",
+        "pub fn repr_c_layout(",
+        "if fields.len() > 1 { return None; }",
+    );
+    let (at_once, stderr) = grade_in(&tree);
+    assert!(
+        stderr.contains("oslings timing: bump-allocator all-stages "),
+        "every stage ran in one batch:\n{stderr}"
+    );
+    for stage in ["arena", "edges", "global", "chunked"] {
+        assert!(
+            stage_outcomes(&at_once, stage)
+                .iter()
+                .all(|o| o == "not_run"),
+            "{stage} ran in the batch, but stage 2 fails: it counts as not run\n{at_once:#}"
+        );
+    }
+    let results = tree
+        .path()
+        .join("target/oslings/grade/exercises/results-bump-allocator.json");
+    std::fs::remove_file(&results).expect("the last results were saved");
+    let (in_order, _) = grade_in(&tree);
+    assert_eq!(outcomes(&at_once), outcomes(&in_order));
+    assert_eq!(at_once["stages"], in_order["stages"]);
+}
