@@ -41,6 +41,8 @@ command -v cc >/dev/null || missing+=(build-essential)
 command -v curl >/dev/null || missing+=(curl)
 [[ -d /etc/ssl/certs ]] || missing+=(ca-certificates)
 command -v iconv >/dev/null || missing+=(libc-bin)
+# The rate limiter's distributed stage starts its own redis-server.
+command -v redis-server >/dev/null || missing+=(redis-server)
 if ((${#missing[@]} > 0)); then
     apt-get update -q
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" ca-certificates

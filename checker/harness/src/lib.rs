@@ -7,6 +7,8 @@
 //!   whether an address is mapped) for tests that watch the kernel's view.
 //! - [`budget`]: CPU-time budgets for tests that repeat rounds until they
 //!   have seen enough, whatever the machine's load.
+//! - [`redis_server`]: a private `redis-server` for a test or a lab, in a
+//!   temporary directory, always stopped.
 //! - [`panic_reason`]: the message a caught panic carried.
 //! - [`default_signal_dispositions`]: undo inherited ignored signals before
 //!   `exec`.
@@ -14,6 +16,7 @@
 pub mod budget;
 pub mod perf;
 pub mod procfs;
+pub mod redis_server;
 
 /// The message of a panic caught with `std::panic::catch_unwind`: the
 /// payload's `String` or `&str`, or `(no message)` for any other payload.

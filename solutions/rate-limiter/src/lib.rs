@@ -16,8 +16,10 @@
 //! | 4 | [`SharedTokenBucket::acquire`] | wait exactly as long as needed, refuse the impossible |
 //! | 5 | [`SlidingWindowLog`], [`SlidingWindowCounter`] | windows without the fixed-window burst |
 //! | 6 | [`KeyedLimiter`] | one limit per key, with idle keys evicted |
+//! | 7 | [`RedisGcra`] | one limit shared by many processes, decided in Redis |
 
 mod clock;
+mod distributed;
 mod gcra;
 mod keyed;
 mod rate;
@@ -26,9 +28,15 @@ mod token_bucket;
 mod window;
 
 pub use clock::{Clock, ManualClock, MonotonicClock};
+pub use distributed::{Decision, Failure, OnError, Policy, RedisGcra, SCRIPT};
 pub use gcra::Gcra;
 pub use keyed::{KeyedLimiter, MIN_SWEEP};
 pub use rate::Rate;
 pub use shared::{AcquireError, SharedTokenBucket};
 pub use token_bucket::TokenBucket;
 pub use window::{FixedWindow, SlidingWindowCounter, SlidingWindowLog};
+
+/// The Redis client the distributed limiter is built on, re-exported so
+/// that its users name the same version ([`RedisGcra::new`] takes its
+/// [`redis::Client`]).
+pub use redis;

@@ -3,6 +3,8 @@
 
 #[path = "hidden/blocking.rs"]
 mod blocking;
+#[path = "hidden/distributed.rs"]
+mod distributed;
 #[path = "hidden/gcra.rs"]
 mod gcra;
 #[path = "hidden/keyed.rs"]
