@@ -223,9 +223,12 @@ fn exercise_table(out: &mut String, exercise: &ExerciseReport, width: usize) {
         if let (true, Some(when)) = (perf.reused, &perf.measured_at) {
             let _ = writeln!(
                 out,
-                "  {DIM}{:>14}(measured {when}, reused: the benchmark has not changed since; \
+                "  {DIM}{:>14}(measured {}, reused: the benchmark has not changed since; \
                  --remeasure measures again){DIM:#}",
-                ""
+                "",
+                when.parse::<jiff::Timestamp>()
+                    .map(|t| t.strftime("%Y-%m-%d %H:%M UTC").to_string())
+                    .unwrap_or_else(|_| when.clone())
             );
         }
     }
@@ -451,13 +454,36 @@ fn next_step(out: &mut String, report: &Report, course: &[Exercise], detail: Det
         );
         return;
     }
-    if let Some(perf) = &exercise.performance {
-        let _ = writeln!(
-            out,
-            "{BOLD}Next{BOLD:#}: {} performance — {}",
-            exercise.name, perf.message
-        );
-        let _ = writeln!(out, "  read:    book/{chapter}");
+    let unavailable = exercise.stages.iter().find(|s| s.unavailable());
+    match (&exercise.performance, unavailable) {
+        (Some(perf), _) if perf.score < perf.max_score => {
+            let _ = writeln!(
+                out,
+                "{BOLD}Next{BOLD:#}: {} performance — {}",
+                exercise.name, perf.message
+            );
+            let _ = writeln!(out, "  read:    book/{chapter}");
+        }
+        (_, Some(stage)) => {
+            let _ = writeln!(
+                out,
+                "{BOLD}Next{BOLD:#}: {} stage {} — {} {}.",
+                exercise.name,
+                stage.number,
+                stage.title,
+                stage.needs_advice()
+            );
+            let _ = writeln!(out, "  read:    book/{}", stage.section);
+        }
+        (Some(perf), None) => {
+            let _ = writeln!(
+                out,
+                "{BOLD}Next{BOLD:#}: {} performance — {}",
+                exercise.name, perf.message
+            );
+            let _ = writeln!(out, "  read:    book/{chapter}");
+        }
+        (None, None) => {}
     }
 }
 
