@@ -71,6 +71,14 @@ fn aligns_the_address_not_the_offset() {
             let block = arena.alloc(layout(1, align)).unwrap_or_else(|| {
                 panic!("Arena::alloc(size 1, align {align}) returned None with plenty of room")
             });
+            assert_ne!(
+                addr(block),
+                start + arena.used(),
+                "Arena::alloc(size 1, align {align}) returned {:#x}, which is where `next` \
+                 moved to, the end of the block it handed out: return the block's start \
+                 (the aligned `next`), then move `next` past it",
+                addr(block)
+            );
             assert_eq!(
                 addr(block) % align,
                 0,
