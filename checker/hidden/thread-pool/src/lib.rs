@@ -69,12 +69,14 @@ pub struct Pool(Option<ThreadPool>);
 impl Pool {
     /// `ThreadPool::new(workers)`.
     pub fn new(workers: usize) -> Pool {
-        Pool(Some(ThreadPool::new(workers)))
+        Pool(Some(counting_threads(workers, || ThreadPool::new(workers))))
     }
 
     /// `ThreadPool::with_capacity(workers, capacity)`.
     pub fn with_capacity(workers: usize, capacity: usize) -> Pool {
-        Pool(Some(ThreadPool::with_capacity(workers, capacity)))
+        Pool(Some(counting_threads(workers, || {
+            ThreadPool::with_capacity(workers, capacity)
+        })))
     }
 
     /// The pool itself, e.g. to call `shutdown` or to drop it on purpose.
@@ -227,6 +229,38 @@ pub fn barrier_round(pool: &ThreadPool, n: usize) -> Result<BTreeSet<i32>, usize
     Ok(tids)
 }
 
+/// Workers asked of the last pool a test made, and threads the process
+/// gained while it was made (each test runs in a process of its own under
+/// the checker, so nothing else starts threads meanwhile).
+static LAST_POOL: Mutex<Option<(usize, usize)>> = Mutex::new(None);
+
+/// The threads of this process now.
+fn threads_now() -> usize {
+    std::fs::read_dir("/proc/self/task").map_or(0, Iterator::count)
+}
+
+/// Makes a pool with `make` and remembers how many threads it started.
+fn counting_threads(workers: usize, make: impl FnOnce() -> ThreadPool) -> ThreadPool {
+    let before = threads_now();
+    let pool = make();
+    let started = threads_now().saturating_sub(before);
+    *LAST_POOL.lock().unwrap_or_else(PoisonError::into_inner) = Some((workers, started));
+    pool
+}
+
+/// A sentence for a failure message when the last pool made started fewer
+/// threads than it has workers (a `1..workers` loop, say); empty otherwise.
+pub fn threads_started_note() -> String {
+    match *LAST_POOL.lock().unwrap_or_else(PoisonError::into_inner) {
+        Some((workers, started)) if started < workers => format!(
+            " (ThreadPool::new({workers}) had started {started} thread{} when it returned: \
+             `new` starts one worker thread per worker asked for)",
+            if started == 1 { "" } else { "s" }
+        ),
+        _ => String::new(),
+    }
+}
+
 /// [`barrier_round`], failing the test with an explanation when the `n`
 /// jobs do not all run at once. `context` says what the test did before.
 pub fn expect_parallel(pool: &ThreadPool, n: usize, context: &str) -> BTreeSet<i32> {
@@ -236,7 +270,8 @@ pub fn expect_parallel(pool: &ThreadPool, n: usize, context: &str) -> BTreeSet<i
             "{context}: only {k} of {n} jobs ran at once on a pool of {n} workers (each job \
              waits at a Barrier of {n}, so all {n} must run at the same time to finish; \
              none finished within {PATIENCE:?}). Is the queue's lock held while a job runs, \
-             or has a worker stopped taking jobs?"
+             or has a worker stopped taking jobs?{}",
+            threads_started_note()
         ),
     }
 }

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use hidden_thread_pool::{
     Gate, PATIENCE, Pool, Settled, Tally, activity, expect_not_a_todo, expect_parallel,
-    finishes_within, freeze, not_asleep, occupy_workers, pin_to, settle, tid, two_cpus,
-    wait_until_still,
+    finishes_within, freeze, not_asleep, occupy_workers, pin_to, settle, threads_started_note, tid,
+    two_cpus, wait_until_still,
 };
 use learner::ThreadPool;
 use oslings_harness::budget::{CpuBudget, CpuClock, Spent};
@@ -336,7 +336,8 @@ fn a_sleeping_worker_wakes_for_a_job() {
     let worker = receiver.recv_timeout(PATIENCE).unwrap_or_else(|_| {
         panic!(
             "one job was queued on a fresh ThreadPool::new(1) and did not run within \
-             {PATIENCE:?}: does the worker take jobs from the queue?"
+             {PATIENCE:?}: does the worker take jobs from the queue?{}",
+            threads_started_note()
         )
     });
     for round in 0..3 {
