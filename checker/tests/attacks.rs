@@ -196,7 +196,7 @@ fn edited_grader(fork: &Path) {
     let text = std::fs::read_to_string(&manifest).unwrap();
     std::fs::write(&manifest, text.replace("points = ", "points = 100")).unwrap();
     edit(
-        &fork.join("checker/src/grade.rs"),
+        &fork.join("checker/src/grade/mod.rs"),
         "pub fn grade(",
         "// edited\npub fn grade(",
     );

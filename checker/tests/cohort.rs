@@ -9,7 +9,7 @@
 mod common;
 mod students;
 
-use checker::gradebook;
+use checker::cmd::gradebook;
 use common::{Tree, checker, repo};
 use serde_json::{Value, json};
 use std::path::Path;

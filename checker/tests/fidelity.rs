@@ -47,7 +47,7 @@ fn tamper(root: &Path) {
     assert_ne!(inflated.join("\n"), text.trim_end(), "no points to inflate");
     std::fs::write(&manifest, inflated.join("\n") + "\n").unwrap();
 
-    let grade_rs = root.join("checker/src/grade.rs");
+    let grade_rs = root.join("checker/src/grade/mod.rs");
     let text = std::fs::read_to_string(&grade_rs).unwrap();
     let gate = "score: if ok { stage.points } else { 0 },";
     assert!(

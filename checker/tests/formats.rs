@@ -4,11 +4,12 @@
 //! Markdown table, each checked for its structure and pinned to a file in
 //! `tests/fixtures/` (`OSLINGS_BLESS=1` rewrites those files).
 
-use checker::model::{
-    CompileErrorReport, ExerciseReport, Outcome, PerformanceReport, Report, StageReport, TestReport,
-};
-use checker::pack::Visibility;
+use checker::course::pack::Visibility;
 use checker::report;
+use checker::report::model::{
+    CompileErrorReport, ExerciseReport, Outcome, PerfStatus, PerformanceReport, Report,
+    StageReport, TestReport,
+};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -55,9 +56,14 @@ fn stage(
     }
 }
 
-fn performance(status: &str, score: u32, ratio: Option<f64>, message: &str) -> PerformanceReport {
+fn performance(
+    status: PerfStatus,
+    score: u32,
+    ratio: Option<f64>,
+    message: &str,
+) -> PerformanceReport {
     PerformanceReport {
-        status: status.to_string(),
+        status,
         score,
         max_score: 10,
         ratio_to_reference: ratio,
@@ -114,7 +120,7 @@ fn fixture() -> Report {
             test("arena::exact_fit", "arena", Outcome::NotRun, ""),
         ],
         performance: Some(performance(
-            "not_run",
+            PerfStatus::NotRun,
             0,
             None,
             "measured once every correctness stage passes",
@@ -138,7 +144,7 @@ fn fixture() -> Report {
             test("workers::joins", "workers", Outcome::CompileError, ""),
         ],
         performance: Some(performance(
-            "not_run",
+            PerfStatus::NotRun,
             0,
             None,
             "the crate does not compile",
@@ -155,7 +161,7 @@ fn fixture() -> Report {
         stages: vec![stage("bucket", 1, true, 20, (1, 1))],
         tests: vec![test("bucket::refills", "bucket", Outcome::Passed, "")],
         performance: Some(performance(
-            "measured",
+            PerfStatus::Measured,
             5,
             Some(2.25),
             "2.25× the reference's time: half the points",
@@ -163,7 +169,7 @@ fn fixture() -> Report {
         reused_from: None,
     };
     Report {
-        schema_version: checker::model::SCHEMA_VERSION,
+        schema_version: checker::report::model::SCHEMA_VERSION,
         checker_version: "0.1.0".to_string(),
         graded: "/students/ada".to_string(),
         packs: Vec::new(),
@@ -856,7 +862,7 @@ fn classroom_is_one_runner_per_stage_whose_points_the_reporter_records_and_logs_
         stage.score = stage.max_score;
     }
     let perf = bump.performance.as_mut().unwrap();
-    (perf.status, perf.score) = ("measured".to_string(), 10);
+    (perf.status, perf.score) = (PerfStatus::Measured, 10);
     all_passing.passed = true;
     let passing = classroom_runners(&all_passing);
     assert!(passing.iter().all(|(_, r)| r["status"] == "pass"));
@@ -878,7 +884,7 @@ fn classroom_performance_points_agree_at_every_score_odd_or_even() {
             report.exercises.truncate(1);
             let bump = &mut report.exercises[0];
             let perf = bump.performance.as_mut().unwrap();
-            (perf.status, perf.score, perf.max_score) = ("measured".to_string(), score, points);
+            (perf.status, perf.score, perf.max_score) = (PerfStatus::Measured, score, points);
             bump.score = 10 + score;
             bump.max_score = 35 + points;
             report.score = bump.score;

@@ -493,7 +493,7 @@ fn a_fork_bomb_is_capped_diagnosed_and_cleaned_up() {
     let ex = exercise(&report);
     let test = tests_of(ex, "align")[0];
     assert_ne!(test["outcome"], "passed", "{test}");
-    if checker::task_limit::TaskLimit::cgroup_available() {
+    if checker::exec::task_limit::TaskLimit::cgroup_available() {
         let message = test["message"].as_str().unwrap();
         assert!(
             message.contains("processes and threads at once") && message.contains("fork bomb"),

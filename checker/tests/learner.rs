@@ -59,14 +59,14 @@ fn run(args: &[&str], root: &Path, limit: Duration) -> common::Run {
     )
 }
 
-fn course() -> Vec<checker::manifest::Exercise> {
-    checker::manifest::load_course(&repo().join("checker").join("hidden")).unwrap()
+fn course() -> Vec<checker::course::manifest::Exercise> {
+    checker::course::manifest::load_course(&repo().join("checker").join("hidden")).unwrap()
 }
 
 #[test]
 fn every_stage_and_performance_section_has_at_least_two_hint_levels() {
     let course = course();
-    let short = checker::hints::too_few_levels(&course, 2);
+    let short = checker::cmd::hints::too_few_levels(&course, 2);
     assert!(
         short.is_empty(),
         "every stage needs a nudge and a stronger hint (exercise.toml `hints`):\n{}",
@@ -75,7 +75,7 @@ fn every_stage_and_performance_section_has_at_least_two_hint_levels() {
     // The check itself notices a stage cut down to one level.
     let mut cut = course.clone();
     cut[0].stages[1].hints.truncate(1);
-    assert_eq!(checker::hints::too_few_levels(&cut, 2).len(), 1);
+    assert_eq!(checker::cmd::hints::too_few_levels(&cut, 2).len(), 1);
 }
 
 /// The git tree of `exercises/<name>` as it is in the working tree, from a

@@ -11,8 +11,8 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use checker::manifest::{Exercise, load_course};
-use checker::pack::{Pack, Visibility};
+use checker::course::manifest::{Exercise, load_course};
+use checker::course::pack::{Pack, Visibility};
 
 const BUILD_LIMIT: Duration = Duration::from_secs(900);
 
@@ -518,7 +518,7 @@ fn two_packs_may_not_share_a_name() {
         &dir.path().join("pack.toml"),
         "format = 1\nname = \"example\"\n",
     );
-    let err = checker::pack::load_all(&[example(), dir.path().to_path_buf()], &course())
+    let err = checker::course::pack::load_all(&[example(), dir.path().to_path_buf()], &course())
         .unwrap_err()
         .to_string();
     assert!(err.contains("both called `example`"), "{err}");

@@ -65,8 +65,10 @@ use base64::Engine as _;
 use serde::Serialize;
 use std::collections::BTreeSet;
 
-use crate::model::{ExerciseReport, Outcome, PerformanceReport, Report, StageReport};
 use crate::report::gradescope;
+use crate::report::model::{
+    ExerciseReport, Outcome, PerfStatus, PerformanceReport, Report, StageReport,
+};
 
 /// The environment variable that lists the runner ids, for the reporter's
 /// `runners` input.
@@ -218,9 +220,9 @@ fn perf_runners(
     let (points, score) = (perf.max_score, perf.score);
     let half = points / 2;
     let title = &exercise.title;
-    let what_failed = match perf.status.as_str() {
-        "measured" | "error" => Detail::Message(perf.message.clone()),
-        _ => Detail::Reason(format!("not run: {}", perf.message.trim())),
+    let what_failed = match perf.status {
+        PerfStatus::Measured | PerfStatus::Error => Detail::Message(perf.message.clone()),
+        PerfStatus::NotRun => Detail::Reason(format!("not run: {}", perf.message.trim())),
     };
     if score != 0 && score != half && score != points {
         let name = format!("{title}: performance");
@@ -232,7 +234,7 @@ fn perf_runners(
     let full_name = format!("{title}: performance — full points");
     // A zero-point share passes with the stage: at full points, or (a stage
     // worth nothing) once it was measured.
-    let full_passed = score == points && (points > 0 || perf.status == "measured");
+    let full_passed = score == points && (points > 0 || perf.status == PerfStatus::Measured);
     let half_passed = if half == 0 {
         full_passed
     } else {

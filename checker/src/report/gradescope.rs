@@ -42,8 +42,10 @@
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-use crate::model::{ExerciseReport, Outcome, Report, StageReport, TestReport};
-use crate::pack::Visibility;
+use crate::course::pack::Visibility;
+use crate::report::model::{
+    CompileErrorReport, ExerciseReport, Outcome, Report, StageReport, TestReport,
+};
 
 /// Failing tests shown in full in one stage's output; the rest are counted.
 const SHOWN_FAILURES: usize = 5;
@@ -213,32 +215,7 @@ fn overview(report: &Report) -> String {
 /// messages: a student reads them against their upload.
 fn stage_output(graded: &str, exercise: &ExerciseReport, stage: &StageReport) -> String {
     if let Some(compile) = &exercise.compile_error {
-        if compile.missing {
-            if stage.number > 1 {
-                return format!(
-                    "Not graded: exercises/{}/ is missing (see stage 1).",
-                    exercise.name
-                );
-            }
-            return format!(
-                "Not graded: your submission has no crate for {} here. Expected the folder \
-                 exercises/{}/ with its Cargo.toml and src/ (upload your whole checkout, or \
-                 its exercises/ folder).\n\nThe checker says: {}",
-                exercise.title,
-                exercise.name,
-                compile
-                    .message
-                    .replace(&format!("{}/", graded.trim_end_matches('/')), "")
-                    .trim_end()
-            );
-        }
-        if stage.number > 1 {
-            return format!("Not run: {} does not compile (see stage 1).", exercise.name);
-        }
-        return format!(
-            "Not run: {} does not compile.\n\n{}",
-            exercise.name, compile.message
-        );
+        return not_compiled_output(graded, exercise, stage, compile);
     }
     if stage.passed {
         return format!("All {} hidden tests pass.", stage.tests_total);
@@ -258,6 +235,48 @@ fn stage_output(graded: &str, exercise: &ExerciseReport, stage: &StageReport) ->
             .unwrap_or_else(|| "an earlier stage".to_string());
         return format!("Not run yet: {blocker} must pass first.");
     }
+    failing_output(exercise, stage, &tests)
+}
+
+/// The output of a stage of an exercise whose crate is missing or does not
+/// compile.
+fn not_compiled_output(
+    graded: &str,
+    exercise: &ExerciseReport,
+    stage: &StageReport,
+    compile: &CompileErrorReport,
+) -> String {
+    if compile.missing {
+        if stage.number > 1 {
+            return format!(
+                "Not graded: exercises/{}/ is missing (see stage 1).",
+                exercise.name
+            );
+        }
+        return format!(
+            "Not graded: your submission has no crate for {} here. Expected the folder \
+             exercises/{}/ with its Cargo.toml and src/ (upload your whole checkout, or \
+             its exercises/ folder).\n\nThe checker says: {}",
+            exercise.title,
+            exercise.name,
+            compile
+                .message
+                .replace(&format!("{}/", graded.trim_end_matches('/')), "")
+                .trim_end()
+        );
+    }
+    if stage.number > 1 {
+        return format!("Not run: {} does not compile (see stage 1).", exercise.name);
+    }
+    format!(
+        "Not run: {} does not compile.\n\n{}",
+        exercise.name, compile.message
+    )
+}
+
+/// The output of a stage that ran and failed: its failing tests, as many
+/// as are shown, and how many instructor's tests are withheld.
+fn failing_output(exercise: &ExerciseReport, stage: &StageReport, tests: &[&TestReport]) -> String {
     let failing: Vec<_> = tests
         .iter()
         .filter(|t| t.outcome != Outcome::Passed && t.visibility.is_visible())

@@ -25,7 +25,7 @@ use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use std::borrow::Cow;
 
-use crate::model::{ExerciseReport, Outcome, Report, TestReport};
+use crate::report::model::{ExerciseReport, Outcome, PerfStatus, Report, TestReport};
 
 /// How one `<testcase>` ended, in JUnit's words.
 enum Verdict {
@@ -168,17 +168,17 @@ fn cases(exercise: &ExerciseReport) -> Vec<Case> {
     }
     if let Some(perf) = &exercise.performance {
         let message = perf.message.clone();
-        let verdict = match perf.status.as_str() {
-            "measured" if perf.score >= perf.max_score => Verdict::Pass,
-            "measured" => Verdict::Failure {
+        let verdict = match perf.status {
+            PerfStatus::Measured if perf.score >= perf.max_score => Verdict::Pass,
+            PerfStatus::Measured => Verdict::Failure {
                 kind: "too_slow".to_string(),
                 message: format!("{} of {} points: {message}", perf.score, perf.max_score),
             },
-            "error" => Verdict::Error {
+            PerfStatus::Error => Verdict::Error {
                 kind: "benchmark_error".to_string(),
                 message,
             },
-            _ => Verdict::Skipped { message },
+            PerfStatus::NotRun => Verdict::Skipped { message },
         };
         cases.push(Case {
             name: "performance".to_string(),

@@ -1,7 +1,9 @@
 //! The Markdown report (`--format markdown`): a compact table for
 //! `$GITHUB_STEP_SUMMARY`, a pull-request comment or a README.
 
-use crate::model::{ExerciseReport, Outcome, Report};
+use crate::report::model::{
+    ExerciseReport, Outcome, PerfStatus, PerformanceReport, Report, StageReport,
+};
 
 /// Characters of a failure message kept in a table cell.
 const CELL_LIMIT: usize = 120;
@@ -55,33 +57,7 @@ fn rows(out: &mut String, exercise: &ExerciseReport) {
         return;
     }
     for stage in &exercise.stages {
-        let tests: Vec<_> = exercise
-            .tests
-            .iter()
-            .filter(|t| t.stage == stage.name)
-            .collect();
-        let failure = tests
-            .iter()
-            .find(|t| !matches!(t.outcome, Outcome::Passed | Outcome::NotRun));
-        let status = if stage.passed {
-            "✅ passed".to_string()
-        } else if stage.unavailable() {
-            format!("❔ {}", stage.needs_advice())
-        } else if failure.is_none() {
-            "⏸ not run".to_string()
-        } else {
-            format!("❌ {}/{} tests pass", stage.tests_passed, stage.tests_total)
-        };
-        let failure = failure
-            .map(|t| {
-                format!(
-                    "`{}` {}: {}",
-                    t.name,
-                    t.outcome.label(),
-                    first_line(&t.message)
-                )
-            })
-            .unwrap_or_default();
+        let (status, failure) = stage_cells(exercise, stage);
         row(
             format!("{}. {}", stage.number, stage.title),
             format!("{}/{}", stage.score, stage.max_score),
@@ -90,19 +66,7 @@ fn rows(out: &mut String, exercise: &ExerciseReport) {
         );
     }
     if let Some(perf) = &exercise.performance {
-        let status = match perf.status.as_str() {
-            "measured" => match perf.ratio_to_reference {
-                Some(ratio) => format!("⏱ {ratio:.2}× the reference"),
-                None => "⏱ measured".to_string(),
-            },
-            "error" => "❌ error".to_string(),
-            _ => "⏸ not run".to_string(),
-        };
-        let note = if perf.score < perf.max_score {
-            first_line(&perf.message)
-        } else {
-            String::new()
-        };
+        let (status, note) = perf_cells(perf);
         row(
             "performance".to_string(),
             format!("{}/{}", perf.score, perf.max_score),
@@ -110,6 +74,56 @@ fn rows(out: &mut String, exercise: &ExerciseReport) {
             note,
         );
     }
+}
+
+/// A stage's status cell, and its first failing test with its message.
+fn stage_cells(exercise: &ExerciseReport, stage: &StageReport) -> (String, String) {
+    let tests: Vec<_> = exercise
+        .tests
+        .iter()
+        .filter(|t| t.stage == stage.name)
+        .collect();
+    let failure = tests
+        .iter()
+        .find(|t| !matches!(t.outcome, Outcome::Passed | Outcome::NotRun));
+    let status = if stage.passed {
+        "✅ passed".to_string()
+    } else if stage.unavailable() {
+        format!("❔ {}", stage.needs_advice())
+    } else if failure.is_none() {
+        "⏸ not run".to_string()
+    } else {
+        format!("❌ {}/{} tests pass", stage.tests_passed, stage.tests_total)
+    };
+    let failure = failure
+        .map(|t| {
+            format!(
+                "`{}` {}: {}",
+                t.name,
+                t.outcome.label(),
+                first_line(&t.message)
+            )
+        })
+        .unwrap_or_default();
+    (status, failure)
+}
+
+/// The performance stage's status cell, and why it lost points.
+fn perf_cells(perf: &PerformanceReport) -> (String, String) {
+    let status = match perf.status {
+        PerfStatus::Measured => match perf.ratio_to_reference {
+            Some(ratio) => format!("⏱ {ratio:.2}× the reference"),
+            None => "⏱ measured".to_string(),
+        },
+        PerfStatus::Error => "❌ error".to_string(),
+        PerfStatus::NotRun => "⏸ not run".to_string(),
+    };
+    let note = if perf.score < perf.max_score {
+        first_line(&perf.message)
+    } else {
+        String::new()
+    };
+    (status, note)
 }
 
 fn first_line(text: &str) -> String {

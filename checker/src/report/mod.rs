@@ -1,13 +1,14 @@
-//! Rendering a [`crate::model::Report`]: human text, versioned JSON, and the
+//! The results ([`model`]) and their renderings: human text, versioned JSON, and the
 //! shapes other tools read (JUnit XML, Gradescope, GitHub Classroom, Markdown).
 
 pub mod classroom;
 pub mod gradescope;
 pub mod junit;
 pub mod markdown;
+pub mod model;
 pub mod text;
 
-use crate::model::Report;
+use model::Report;
 
 /// The JSON report, pretty-printed.
 pub fn json(report: &Report) -> String {

@@ -6,9 +6,9 @@
 use anstyle::{AnsiColor, Style};
 use std::fmt::Write;
 
-use crate::manifest::Exercise;
-use crate::model::{ExerciseReport, Outcome, Report};
-use crate::snippet;
+use crate::course::manifest::Exercise;
+use crate::report::model::{ExerciseReport, Outcome, PerfStatus, PerformanceReport, Report};
+use crate::util::snippet;
 
 const GREEN: Style = AnsiColor::Green.on_default();
 const RED: Style = AnsiColor::Red.on_default();
@@ -98,6 +98,26 @@ fn describe_tree(graded: &str) -> String {
 }
 
 fn exercise_table(out: &mut String, exercise: &ExerciseReport, width: usize) {
+    exercise_heading(out, exercise, width);
+    let id_width = exercise
+        .stages
+        .iter()
+        .map(|s| s.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(8);
+    let title_width = width.saturating_sub(32 + id_width).max(20);
+    stage_rows(out, exercise, id_width, title_width);
+    if let Some(perf) = &exercise.performance {
+        let number = exercise.stages.len() + 1;
+        perf_rows(out, perf, number, id_width, title_width);
+    }
+    needs_advice(out, exercise, width);
+}
+
+/// The exercise's name and score, and a line each for reused results and
+/// a crate that does not compile.
+fn exercise_heading(out: &mut String, exercise: &ExerciseReport, width: usize) {
     let score = format!("{}/{}", exercise.score, exercise.max_score);
     let head = format!("{} — {}", exercise.name, exercise.title);
     let pad = width
@@ -125,14 +145,11 @@ fn exercise_table(out: &mut String, exercise: &ExerciseReport, width: usize) {
         };
         let _ = writeln!(out, "  {RED}✗ the crate {what}{RED:#}");
     }
-    let id_width = exercise
-        .stages
-        .iter()
-        .map(|s| s.name.chars().count())
-        .max()
-        .unwrap_or(0)
-        .max(8);
-    let title_width = width.saturating_sub(32 + id_width).max(20);
+}
+
+/// One row per correctness stage: a mark, its number, id and title, and
+/// how its tests went.
+fn stage_rows(out: &mut String, exercise: &ExerciseReport, id_width: usize, title_width: usize) {
     for stage in &exercise.stages {
         let (mark, style) = if stage.passed {
             ("✓", GREEN)
@@ -162,76 +179,92 @@ fn exercise_table(out: &mut String, exercise: &ExerciseReport, width: usize) {
             truncate(&stage.title, title_width),
         );
     }
-    if let Some(perf) = &exercise.performance {
-        let (mark, style) = match (perf.status.as_str(), perf.score == perf.max_score) {
-            ("measured", true) => ("✓", GREEN),
-            ("measured", false) => ("~", YELLOW),
-            ("error", _) => ("✗", RED),
-            _ => ("·", DIM),
-        };
-        let status = match perf.ratio_to_reference {
-            Some(ratio) => format!(
-                "{ratio:.2}× the reference's {}  {}/{}",
-                headline_clock(perf),
-                perf.score,
-                perf.max_score
-            ),
-            None if perf.status == "error" => "benchmark failed".to_string(),
-            None => format!("{DIM}after every stage passes{DIM:#}"),
-        };
-        let number = exercise.stages.len() + 1;
+}
+
+/// The performance stage's row (stage `number`), then its workloads.
+fn perf_rows(
+    out: &mut String,
+    perf: &PerformanceReport,
+    number: usize,
+    id_width: usize,
+    title_width: usize,
+) {
+    let (mark, style) = match (perf.status, perf.score == perf.max_score) {
+        (PerfStatus::Measured, true) => ("✓", GREEN),
+        (PerfStatus::Measured, false) => ("~", YELLOW),
+        (PerfStatus::Error, _) => ("✗", RED),
+        (PerfStatus::NotRun, _) => ("·", DIM),
+    };
+    let status = match perf.ratio_to_reference {
+        Some(ratio) => format!(
+            "{ratio:.2}× the reference's {}  {}/{}",
+            headline_clock(perf),
+            perf.score,
+            perf.max_score
+        ),
+        None if perf.status == PerfStatus::Error => "benchmark failed".to_string(),
+        None => format!("{DIM}after every stage passes{DIM:#}"),
+    };
+    let _ = writeln!(
+        out,
+        "  {style}{mark}{style:#} {number:>2} {:<id_width$} {:<title_width$} {status}",
+        "perf", "Performance",
+    );
+    workload_rows(out, perf);
+    if !perf.workload_ratios.is_empty() {
         let _ = writeln!(
             out,
-            "  {style}{mark}{style:#} {number:>2} {:<id_width$} {:<title_width$} {status}",
-            "perf", "Performance",
+            "  {DIM}{:>14}(your CPU time divided by theirs, round by round, side by side: the median \
+             and its 95% interval; below 1 is faster){DIM:#}",
+            ""
         );
-        for workload in &perf.workload_ratios {
-            let mut line = format!("{}:", workload.name);
-            if let Some(r) = workload.ratio_to_reference {
-                let _ = write!(line, " {r:.2}× reference");
-                if let Some([low, high]) = workload.interval {
-                    let _ = write!(line, " ({low:.2}–{high:.2})");
-                }
-                if !workload.scored {
-                    line.push_str(" [context, not scored]");
-                }
+    }
+    if let (true, Some(when)) = (perf.reused, &perf.measured_at) {
+        let _ = writeln!(
+            out,
+            "  {DIM}{:>14}(measured {}, reused: the benchmark has not changed since; \
+             --remeasure measures again){DIM:#}",
+            "",
+            when.parse::<jiff::Timestamp>()
+                .map(|t| t.strftime("%Y-%m-%d %H:%M UTC").to_string())
+                .unwrap_or_else(|_| when.clone())
+        );
+    }
+}
+
+/// A line per workload of `perf` (its ratios), and its metrics.
+fn workload_rows(out: &mut String, perf: &PerformanceReport) {
+    for workload in &perf.workload_ratios {
+        let mut line = format!("{}:", workload.name);
+        if let Some(r) = workload.ratio_to_reference {
+            let _ = write!(line, " {r:.2}× reference");
+            if let Some([low, high]) = workload.interval {
+                let _ = write!(line, " ({low:.2}–{high:.2})");
             }
-            for (name, r) in &workload.ratio_to_baselines {
-                let _ = write!(line, ", {r:.2}× {name}");
-            }
-            let _ = writeln!(out, "  {DIM}{:>14}{line}{DIM:#}", "");
-            let mut names: Vec<&str> = workload.metrics.iter().map(|m| m.name.as_str()).collect();
-            names.dedup();
-            for name in names {
-                let values: Vec<String> = workload
-                    .metrics
-                    .iter()
-                    .filter(|m| m.name == name)
-                    .map(|m| format!("{} {:.2}", m.subject, m.value))
-                    .collect();
-                let _ = writeln!(out, "  {DIM}{:>16}{name}: {}{DIM:#}", "", values.join(", "));
+            if !workload.scored {
+                line.push_str(" [context, not scored]");
             }
         }
-        if !perf.workload_ratios.is_empty() {
-            let _ = writeln!(
-                out,
-                "  {DIM}{:>14}(your CPU time divided by theirs, round by round, side by side: the median \
-                 and its 95% interval; below 1 is faster){DIM:#}",
-                ""
-            );
+        for (name, r) in &workload.ratio_to_baselines {
+            let _ = write!(line, ", {r:.2}× {name}");
         }
-        if let (true, Some(when)) = (perf.reused, &perf.measured_at) {
-            let _ = writeln!(
-                out,
-                "  {DIM}{:>14}(measured {}, reused: the benchmark has not changed since; \
-                 --remeasure measures again){DIM:#}",
-                "",
-                when.parse::<jiff::Timestamp>()
-                    .map(|t| t.strftime("%Y-%m-%d %H:%M UTC").to_string())
-                    .unwrap_or_else(|_| when.clone())
-            );
+        let _ = writeln!(out, "  {DIM}{:>14}{line}{DIM:#}", "");
+        let mut names: Vec<&str> = workload.metrics.iter().map(|m| m.name.as_str()).collect();
+        names.dedup();
+        for name in names {
+            let values: Vec<String> = workload
+                .metrics
+                .iter()
+                .filter(|m| m.name == name)
+                .map(|m| format!("{} {:.2}", m.subject, m.value))
+                .collect();
+            let _ = writeln!(out, "  {DIM}{:>16}{name}: {}{DIM:#}", "", values.join(", "));
         }
     }
+}
+
+/// What to install for each stage that needs a program this machine lacks.
+fn needs_advice(out: &mut String, exercise: &ExerciseReport, width: usize) {
     for stage in exercise.stages.iter().filter(|s| s.unavailable()) {
         let advice = format!(
             "stage {} ({}) {}",
@@ -351,7 +384,7 @@ fn failures(
 
 /// What the headline ratio compares: the clock every scored workload was
 /// judged on (`CPU time`, `wall time`), or `time` when they differ.
-fn headline_clock(perf: &crate::model::PerformanceReport) -> &'static str {
+fn headline_clock(perf: &crate::report::model::PerformanceReport) -> &'static str {
     let mut clocks = perf
         .workload_ratios
         .iter()
@@ -406,31 +439,8 @@ fn next_step(out: &mut String, report: &Report, course: &[Exercise], detail: Det
         .map(|e| e.chapter.clone())
         .unwrap_or_default();
     let _ = writeln!(out);
-    if exercise.compile_error.as_ref().is_some_and(|e| e.missing) {
-        let _ = writeln!(
-            out,
-            "{BOLD}Next{BOLD:#}: {} has no crate in the graded tree; restore it with \
-             `git checkout -- exercises/{}` (or copy it from the course repository).",
-            exercise.name, exercise.name
-        );
-        return;
-    }
     if exercise.compile_error.is_some() {
-        let _ = writeln!(
-            out,
-            "{BOLD}Next{BOLD:#}: make {} compile again.",
-            exercise.name
-        );
-        if detail == Detail::Summary {
-            let _ = writeln!(
-                out,
-                "  errors:  cargo run -p checker --{flags} {}",
-                exercise.name
-            );
-        }
-        if flags.is_empty() {
-            let _ = writeln!(out, "  or:      cargo build -p {}", exercise.name);
-        }
+        next_compile(out, exercise, detail, flags);
         return;
     }
     if let Some(stage) = exercise.first_failing_stage() {
@@ -454,6 +464,40 @@ fn next_step(out: &mut String, report: &Report, course: &[Exercise], detail: Det
         );
         return;
     }
+    next_after_stages(out, exercise, &chapter);
+}
+
+/// The next step when `exercise` does not compile (or has no crate).
+fn next_compile(out: &mut String, exercise: &ExerciseReport, detail: Detail, flags: &str) {
+    if exercise.compile_error.as_ref().is_some_and(|e| e.missing) {
+        let _ = writeln!(
+            out,
+            "{BOLD}Next{BOLD:#}: {} has no crate in the graded tree; restore it with \
+             `git checkout -- exercises/{}` (or copy it from the course repository).",
+            exercise.name, exercise.name
+        );
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "{BOLD}Next{BOLD:#}: make {} compile again.",
+        exercise.name
+    );
+    if detail == Detail::Summary {
+        let _ = writeln!(
+            out,
+            "  errors:  cargo run -p checker --{flags} {}",
+            exercise.name
+        );
+    }
+    if flags.is_empty() {
+        let _ = writeln!(out, "  or:      cargo build -p {}", exercise.name);
+    }
+}
+
+/// The next step when every stage that could run passes: the performance
+/// stage, or a stage that needs a program this machine lacks.
+fn next_after_stages(out: &mut String, exercise: &ExerciseReport, chapter: &str) {
     let unavailable = exercise.stages.iter().find(|s| s.unavailable());
     match (&exercise.performance, unavailable) {
         (Some(perf), _) if perf.score < perf.max_score => {

@@ -137,7 +137,11 @@ impl<K: Hash + Eq + Clone, C: Clock> KeyedLimiter<K, C> {
 
     /// Keys held in memory now.
     pub fn len(&self) -> usize {
-        self.lock().tat.len()
+        self.keys
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .tat
+            .len()
     }
 
     /// Whether no key is held.

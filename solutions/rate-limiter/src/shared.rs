@@ -116,6 +116,9 @@ impl<C: Clock> SharedTokenBucket<C> {
 
     /// The most tokens the bucket holds.
     pub fn capacity(&self) -> u64 {
-        self.lock().capacity()
+        self.bucket
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .capacity()
     }
 }
