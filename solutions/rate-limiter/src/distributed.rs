@@ -144,6 +144,9 @@ fn evalsha(
 }
 // ANCHOR_END: evalsha
 
+/// What a pipeline's missing reply is called.
+const FEWER_REPLIES: &str = "fewer replies than requests";
+
 // ANCHOR: redis_gcra
 /// A GCRA limit per key, shared by every process that uses the same Redis
 /// and key prefix: each key admits bursts of up to `capacity` tokens and
@@ -267,7 +270,7 @@ impl RedisGcra {
                 match replies.next() {
                     Some(Ok(reply)) => self.decide(reply),
                     Some(Err(failure)) => self.fall_back(failure),
-                    None => self.fall_back(Failure::BadReply("fewer replies than requests".into())),
+                    None => self.fall_back(Failure::BadReply(FEWER_REPLIES.into())),
                 }
             })
             .collect()

@@ -64,16 +64,16 @@ impl Mode {
                 (u64::from(limiter.try_acquire(&key, 1).is_admitted()), 1)
             }
             Mode::Pipelined(limiter) => {
-                let keys: Vec<String> = (0..BATCH).map(|k| format!("user:{k}")).collect();
-                let requests: Vec<(&str, u64)> = keys.iter().map(|k| (k.as_str(), 1)).collect();
+                let keys: Vec<_> = (0..BATCH).map(|k| format!("user:{k}")).collect();
+                let requests: Vec<_> = keys.iter().map(|k| (k.as_str(), 1)).collect();
                 let decisions = limiter.try_acquire_many(&requests);
                 let admitted = decisions.iter().filter(|d| d.is_admitted()).count();
                 (admitted as u64, 1)
             }
             Mode::Lease(limiter) => {
                 // One request for 16 tokens, spent locally afterwards.
-                let admitted = limiter.try_acquire("leased", BATCH as u64).is_admitted();
-                (if admitted { BATCH as u64 } else { 0 }, 1)
+                let lease = limiter.try_acquire("leased", BATCH as u64);
+                (if lease.is_admitted() { BATCH as u64 } else { 0 }, 1)
             }
         }
     }
