@@ -1,3 +1,6 @@
+//! Course tests: each attack is planted in a fork of the real course (the
+//! untouched bump allocator, most pulling in its reference solution).
+//!
 //! The attack gallery: forks that try to forge a grade when an instructor
 //! grades them with their own checker (`--exercises-from`, started from
 //! inside the fork, as a CI job would be). Each fork is the untouched

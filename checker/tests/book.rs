@@ -1,3 +1,5 @@
+//! Course tests: they read the real book and course (no grading).
+//!
 //! Checks that keep the book honest: every `{{#include}}` resolves to a real
 //! file and a non-empty anchor (mdBook only logs a missing one), every page in
 //! SUMMARY.md exists, every stage the checker links to is a real heading, and
@@ -14,21 +16,29 @@ use common::repo;
 use std::path::{Path, PathBuf};
 
 fn markdown_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            files.extend(markdown_files(&path));
-        } else if path.extension().is_some_and(|e| e == "md") {
-            files.push(path);
-        }
-    }
+    let mut files: Vec<PathBuf> = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .map(|entry| entry.unwrap().into_path())
+        .filter(|path| path.is_file() && path.extension().is_some_and(|e| e == "md"))
+        .collect();
     files.sort();
     files
 }
 
 /// The `{{#include …}}` directives of a page: (path, optional anchor).
 fn includes(text: &str) -> Vec<(String, Option<String>)> {
+    include_directives(text)
+        .into_iter()
+        .map(|(path, selector)| {
+            let anchor = selector.filter(|s| !s.starts_with(|c: char| c.is_ascii_digit()));
+            (path, anchor)
+        })
+        .collect()
+}
+
+/// The `{{#include …}}` directives of a page: (path, what follows it after
+/// a `:`, an anchor or a line range, if anything).
+fn include_directives(text: &str) -> Vec<(String, Option<String>)> {
     let mut found = Vec::new();
     let mut rest = text;
     while let Some(start) = rest.find("{{#") {
@@ -44,10 +54,7 @@ fn includes(text: &str) -> Vec<(String, Option<String>)> {
         };
         let arg = arg.trim();
         match arg.split_once(':') {
-            Some((path, anchor)) if !anchor.chars().next().unwrap_or('0').is_ascii_digit() => {
-                found.push((path.to_string(), Some(anchor.to_string())))
-            }
-            Some((path, _lines)) => found.push((path.to_string(), None)),
+            Some((path, selector)) => found.push((path.to_string(), Some(selector.to_string()))),
             None => found.push((arg.to_string(), None)),
         }
     }
@@ -304,6 +311,109 @@ fn text_blocks_fit_in_80_columns() {
         wide.join("\n")
     );
     assert!(checked > 0, "the book has no code blocks at all");
+}
+
+/// The widest an included line may be: the text column of a page at
+/// 1280 px. Included code is formatted by rustfmt (100 columns) where it
+/// lives, so it gets the page's whole width rather than the 80 of code
+/// written in the book; a wider line is cut off on the page.
+const MAX_INCLUDED_COLUMNS: usize = 88;
+
+/// The lines an `{{#include}}` of `source` shows, as mdBook picks them:
+/// (1-based line in `source`, text). `selector` is what follows the path:
+/// nothing (the whole file), an anchor (the lines between `ANCHOR: name`
+/// and `ANCHOR_END: name`, without any anchor lines), or a line range
+/// (`N`, `N:M`, `N:` or `:M`, 1-based and inclusive).
+fn included_lines<'a>(source: &'a str, selector: Option<&str>) -> Vec<(usize, &'a str)> {
+    let numbered = source.lines().enumerate().map(|(i, l)| (i + 1, l));
+    let Some(selector) = selector.filter(|s| !s.is_empty()) else {
+        return numbered.collect();
+    };
+    if selector.starts_with(|c: char| c.is_ascii_digit() || c == ':') {
+        let (from, to) = selector.split_once(':').unwrap_or((selector, selector));
+        let from = from.parse().unwrap_or(1);
+        let to = to.parse().unwrap_or(usize::MAX);
+        return numbered.filter(|(n, _)| (from..=to).contains(n)).collect();
+    }
+    let is_anchor = |line: &str, tag: &str| {
+        line.split_once(tag)
+            .is_some_and(|(_, name)| name.trim().trim_end_matches("-->").trim() == selector)
+    };
+    numbered
+        .skip_while(|(_, l)| !is_anchor(l, "ANCHOR:"))
+        .skip(1)
+        .take_while(|(_, l)| !is_anchor(l, "ANCHOR_END:"))
+        .filter(|(_, l)| !l.contains("ANCHOR:") && !l.contains("ANCHOR_END:"))
+        .collect()
+}
+
+#[test]
+fn included_lines_fit_in_88_columns() {
+    let book = repo().join("book");
+    let root = repo();
+    let mut wide = Vec::new();
+    let mut checked = 0;
+    for (name, text) in pages() {
+        for (path, selector) in include_directives(&text) {
+            let file = book.join(&path);
+            let Ok(source) = std::fs::read_to_string(&file) else {
+                continue; // every_include_names_a_real_file_and_a_non_empty_anchor says so
+            };
+            let shown = file.canonicalize().unwrap_or(file);
+            let shown = shown.strip_prefix(&root).unwrap_or(&shown).display();
+            for (number, line) in included_lines(&source, selector.as_deref()) {
+                checked += 1;
+                let columns = line.trim_end().chars().count();
+                if columns > MAX_INCLUDED_COLUMNS {
+                    let directive = match &selector {
+                        Some(selector) => format!("{path}:{selector}"),
+                        None => path.clone(),
+                    };
+                    wide.push(format!(
+                        "{name} includes {directive}: {shown}:{number} is {columns} columns"
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        wide.is_empty(),
+        "{} included line(s) are wider than {MAX_INCLUDED_COLUMNS} columns, and are cut off \
+         on the page at 1280 px. Rewrap them where they live (shorter names, a binding, a \
+         line break that rustfmt keeps), not with rustfmt::skip:\n{}",
+        wide.len(),
+        wide.join("\n")
+    );
+    assert!(checked > 0, "the book includes no lines at all");
+}
+
+#[test]
+fn includes_are_cut_like_mdbook() {
+    let source = "a\n// ANCHOR: x\nb\n// ANCHOR: y\nc\n// ANCHOR_END: y\n// ANCHOR_END: x\nd\n";
+    let lines = |selector| {
+        included_lines(source, selector)
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(lines(Some("x")), [3, 5]);
+    assert_eq!(lines(Some("y")), [5]);
+    assert_eq!(lines(None).len(), 8);
+    assert_eq!(lines(Some("2:3")), [2, 3]);
+    assert_eq!(lines(Some("7:")), [7, 8]);
+    assert_eq!(lines(Some(":1")), [1]);
+    assert_eq!(lines(Some("8")), [8]);
+    let page = "{{#include ../a.rs:x}} {{#include ../b.rs:3:5}} {{#include ../c.yml}}";
+    let owned = |s: &str| s.to_string();
+    assert_eq!(
+        include_directives(page),
+        [
+            (owned("../a.rs"), Some(owned("x"))),
+            (owned("../b.rs"), Some(owned("3:5"))),
+            (owned("../c.yml"), None),
+        ]
+    );
+    assert_eq!(includes(page)[1], (owned("../b.rs"), None));
 }
 
 #[test]

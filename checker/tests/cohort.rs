@@ -1,3 +1,5 @@
+//! Course tests: the fixture students are real bump-allocator learners.
+//!
 //! A cohort, simulated: three fixture students at different stages of the
 //! bump allocator are graded into one folder of JSON reports, and the
 //! gradebook collects them. Plus the gradebook on folders that hold files

@@ -1,3 +1,6 @@
+//! Course tests: `dev new` must fit into the real course (its workspace,
+//! book and SUMMARY.md), and `dev check` grades it with the real checker.
+//!
 //! `checker dev`: `dev new` scaffolds a sixth exercise in a copy of the
 //! course that `dev check` passes, graded (the stub scores 0, the solution
 //! full marks); then each way of breaking the course is one finding.

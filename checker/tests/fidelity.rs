@@ -1,3 +1,6 @@
+//! Course tests: the fork is the real course, tampered with (its real
+//! hidden suite, manifest and checker source).
+//!
 //! Grading a fork must not trust the fork: a student who edits the checker
 //! in their own tree (its hidden tests, its stage points, its source) gets
 //! the same grade from a pristine checker run with `--exercises-from` as a

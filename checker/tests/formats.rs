@@ -1,8 +1,12 @@
+//! Engine tests with no course at all: reports built in code.
+//!
 //! The report formats on a fixture report built in code (no grading, so
 //! these run in milliseconds): JUnit XML parsed back with an XML parser,
 //! Gradescope's `results.json`, GitHub Classroom's runner results and the
 //! Markdown table, each checked for its structure and pinned to a file in
 //! `tests/fixtures/` (`OSLINGS_BLESS=1` rewrites those files).
+
+mod common;
 
 use checker::course::pack::Visibility;
 use checker::report;
@@ -188,20 +192,21 @@ fn pinned(name: &str, actual: &str) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(name);
-    if std::env::var_os("OSLINGS_BLESS").is_some() {
+    if common::blessing() {
         std::fs::write(&path, actual).unwrap();
         return;
     }
+    let bless = common::bless_command("formats");
     let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
-            "cannot read {} ({e}); write it with OSLINGS_BLESS=1 cargo test -p checker --test formats",
+            "cannot read {} ({e}); write it with {bless}",
             path.display()
         )
     });
     assert!(
         actual == expected,
         "the {name} report changed shape. If that is intended, review the diff after \
-         `OSLINGS_BLESS=1 cargo test -p checker --test formats`.\n--- actual ---\n{actual}"
+         `{bless}`.\n--- actual ---\n{actual}"
     );
 }
 

@@ -1,3 +1,8 @@
+//! Course tests: what they protect is every real hidden test's grade (the
+//! engine's side, that each test starts hermetic, is `hostile.rs`'s
+//! `every_test_starts_hermetic_whatever_the_checker_was_started_from`, on the
+//! fixture course).
+//!
 //! The learner's session does not leak into grades: the reference solutions
 //! and the untouched exercises, graded by a checker started from a messy
 //! session (50 extra open descriptors, umask 077, a Turkish locale, SIGINT,

@@ -1,4 +1,5 @@
-//! Hostile learner code, graded by the real checker: a panic in `Drop`
+//! Engine tests, on the fixture course (`tests/fixture-course/`): hostile
+//! learner code, graded by the real checker: a panic in `Drop`
 //! during a panic, a 10 GB allocation, an output flood, closed standard
 //! descriptors, writes into the repository and the checker's generated
 //! project, printed imitations of a pass,
@@ -9,25 +10,26 @@
 //! diagnosis in bounded time, and leave no process, no temporary file and no
 //! changed file behind.
 //!
-//! All cases live in one fixture tree (a finished bump allocator whose
-//! `align_up` first does what `OSLINGS_HOSTILE` names, once per process), so
-//! it compiles once; each case grades one hidden test with `--test`.
+//! All cases live in one fixture tree (a copy of the fixture course, its
+//! tally finished, whose `add` first does what `OSLINGS_HOSTILE` names,
+//! once per process), so it compiles once; each case grades one hidden
+//! test with `--test`.
 
 mod common;
 
-use common::{Start, Tree, checker_started, files_of, processes_matching, repo};
+use common::fixture::{Course, EXERCISE};
+use common::{Start, checker_started, files_of, processes_matching, repo};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
-const EXERCISE: &str = "bump-allocator";
-const TEST: &str = "align::rounds_up_to_the_next_multiple";
+const TEST: &str = "add::adds_two_numbers";
 /// Generous: a case may compile the fixture, or wait for cargo's lock.
 const LIMIT: Duration = Duration::from_secs(600);
 /// What the graded test itself may take, as the report says.
 const TEST_LIMIT: Duration = Duration::from_secs(20);
 
-/// The hostile behaviours, planted at the start of `align_up`.
+/// The hostile behaviours, planted at the start of `add`.
 const HOSTILE: &str = r#"
 static HOSTILE: std::sync::Once = std::sync::Once::new();
 HOSTILE.call_once(|| match std::env::var("OSLINGS_HOSTILE").as_deref() {
@@ -63,7 +65,7 @@ HOSTILE.call_once(|| match std::env::var("OSLINGS_HOSTILE").as_deref() {
         unsafe { drop(std::fs::File::from_raw_fd(0)); drop(std::fs::File::from_raw_fd(2)) };
     }
     Ok("forge") | Ok("forge-fail") => {
-        println!("test align::rounds_up_to_the_next_multiple ... ok\n\n\
+        println!("test add::adds_two_numbers ... ok\n\n\
                   test result: ok. 1 passed; 0 failed; 0 ignored; 0 measured; \
                   0 filtered out; finished in 0.00s\n");
         if std::env::var("OSLINGS_HOSTILE").as_deref() == Ok("forge") {
@@ -100,14 +102,15 @@ HOSTILE.call_once(|| match std::env::var("OSLINGS_HOSTILE").as_deref() {
         // it starts a thread.
         let status = std::fs::read_to_string("/proc/thread-self/status").unwrap();
         let field = |name: &str| status.lines().find_map(|l| l.strip_prefix(name)).unwrap().trim().to_string();
-        #[allow(clippy::undocumented_unsafe_blocks)]
-        let (umask, session, pid) = unsafe {
-            let old = libc::umask(0o022);
-            (old, libc::getsid(0), libc::getpid())
-        };
-        let mut stack = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-        #[allow(clippy::undocumented_unsafe_blocks)]
-        unsafe { libc::getrlimit(libc::RLIMIT_STACK, &mut stack) };
+        // The fixture has no dependencies: the rest is read from /proc too.
+        let umask = u32::from_str_radix(&field("Umask:"), 8).unwrap();
+        let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+        // After the command's name: state, parent, group, session.
+        let session: u32 = stat.rsplit_once(") ").unwrap().1.split(' ').nth(3).unwrap().parse().unwrap();
+        let pid = std::process::id();
+        let limits = std::fs::read_to_string("/proc/self/limits").unwrap();
+        let stack = limits.lines().find_map(|l| l.strip_prefix("Max stack size")).unwrap()
+            .split_whitespace().next().unwrap().to_string();
         let vars: Vec<String> = std::env::vars().map(|(k, v)| format!("{k}={v}")).collect();
         let found = format!(
             "descriptors {} | umask {umask:03o} | own session {} | tty {} | blocked {} | ignored {} | stack {} | env {}",
@@ -117,7 +120,7 @@ HOSTILE.call_once(|| match std::env::var("OSLINGS_HOSTILE").as_deref() {
             std::fs::File::open("/dev/tty").is_ok(),
             field("SigBlk:"),
             field("SigIgn:"),
-            stack.rlim_cur,
+            stack,
             vars.join(" "),
         );
         // A failure, so that the report shows it.
@@ -131,14 +134,14 @@ HOSTILE.call_once(|| match std::env::var("OSLINGS_HOSTILE").as_deref() {
     }
     Ok("write") => {
         let graded = env!("CARGO_MANIFEST_DIR");
-        let hidden = format!("{graded}/../../checker/hidden/bump-allocator");
+        let hidden = format!("{graded}/../../checker/hidden/tally");
         std::fs::write(format!("{graded}/planted.txt"), "planted by a test\n").unwrap();
         std::fs::write(format!("{hidden}/planted.txt"), "planted by a test\n").unwrap();
         let manifest = format!("{hidden}/exercise.toml");
         let text = std::fs::read_to_string(&manifest).unwrap();
         std::fs::write(&manifest, format!("{text}\n# planted by a test\n")).unwrap();
         // The checker's generated project, where its cached results live.
-        let scratch = format!("{graded}/../../target/oslings/grade/exercises/bump-allocator");
+        let scratch = format!("{graded}/../../target/oslings/grade/exercises/tally");
         std::fs::write(format!("{scratch}/planted.txt"), "planted by a test\n").unwrap();
     }
     _ => {}
@@ -159,12 +162,12 @@ fn serial() -> MutexGuard<'static, ()> {
 fn fixture() -> &'static Path {
     static TREE: OnceLock<PathBuf> = OnceLock::new();
     TREE.get_or_init(|| {
-        let dir = repo().join("target/oslings/hostile-fixture");
+        let dir = repo().join("target/oslings/hostile-fixture-course");
         if dir.exists() {
             std::fs::remove_dir_all(&dir).unwrap();
         }
-        let tree = Tree::mutated(EXERCISE, "align.rs", "pub fn align_up(", HOSTILE);
-        common::copy_tree(tree.path(), &dir);
+        let course = Course::planted(HOSTILE);
+        common::copy_tree(course.path(), &dir);
         dir
     })
 }
@@ -193,7 +196,7 @@ fn grade(case: &str, timeout_secs: u32) -> Graded {
 fn grade_started(start: Start, case: &str, timeout_secs: u32) -> Graded {
     let root = fixture();
     let before = files_of(root);
-    let target = repo().join("target/oslings/build");
+    let target = common::fixture::target_dir();
     let timeout = timeout_secs.to_string();
     let (mut peak_rss_kib, mut peak_tmp_bytes) = (0, 0);
     let run = checker_started(
@@ -440,7 +443,7 @@ fn a_checker_started_with_sigint_ignored_gives_tests_the_default() {
 fn killing_the_checker_mid_test_leaves_no_process_and_no_temporary_file() {
     let _one = serial();
     let root = fixture();
-    let target = repo().join("target/oslings/build");
+    let target = common::fixture::target_dir();
     let hostile = Path::new("spin");
     common::kill_checker_mid_test(
         &[EXERCISE, "--test", TEST, "--timeout", "60"],

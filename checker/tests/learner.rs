@@ -109,7 +109,7 @@ fn working_tree_hash(name: &str) -> Result<String, String> {
 
 #[test]
 fn the_recorded_pristine_trees_match_the_exercises() {
-    let update = std::env::var_os("OSLINGS_UPDATE_PRISTINE").is_some();
+    let update = common::blessing();
     let mut stale = Vec::new();
     for exercise in course() {
         let actual = match working_tree_hash(&exercise.name) {
@@ -143,7 +143,7 @@ fn the_recorded_pristine_trees_match_the_exercises() {
     assert!(
         stale.is_empty(),
         "an exercise stub changed, so `reset` would restore an old one:\n{}\n\
-         Update the hashes with\n  OSLINGS_UPDATE_PRISTINE=1 cargo test -p checker --test learner pristine\n\
+         Update the hashes with\n  OSLINGS_BLESS=1 cargo test -p checker --test learner pristine\n\
          and commit the exercise.toml files with the stub.",
         stale.join("\n")
     );
@@ -647,56 +647,39 @@ fn cargo_waiting_on_a_lock_is_explained() {
 /// Watch mode on a pseudo-terminal, and what it has drawn so far.
 struct OnTerminal {
     child: Child,
-    master: std::fs::File,
-    screen: Arc<Mutex<String>>,
+    terminal: oslings_harness::pty::Terminal,
     _tmp: tempfile::TempDir,
 }
 
 impl OnTerminal {
     fn start(tree: &Path) -> OnTerminal {
-        let pty = nix::pty::openpty(None, None).unwrap();
+        let pty = oslings_harness::pty::open().unwrap();
         let tmp = tempfile::tempdir().unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_checker"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_checker"));
+        command
             .args(["--watch", EXERCISE, "--timeout", "2"])
             .env("OSLINGS_ROOT", tree)
             .env("OSLINGS_TARGET_DIR", build_dir())
             .env("TMPDIR", tmp.path())
-            .env("TERM", "xterm")
-            .stdin(Stdio::from(pty.slave.try_clone().unwrap()))
-            .stdout(Stdio::from(pty.slave.try_clone().unwrap()))
-            .stderr(Stdio::from(pty.slave))
-            .spawn()
+            .env("TERM", "xterm");
+        pty.connect(&mut command).unwrap();
+        let child = command.spawn().unwrap();
+        drop(command);
+        let terminal = pty
+            .into_terminal(oslings_harness::pty::CarriageReturns::Keep)
             .unwrap();
-        let master = std::fs::File::from(pty.master);
-        let screen = Arc::new(Mutex::new(String::new()));
-        let sink = screen.clone();
-        let mut reader = master.try_clone().unwrap();
-        std::thread::spawn(move || {
-            let mut buffer = [0u8; 4096];
-            while let Ok(n) = std::io::Read::read(&mut reader, &mut buffer) {
-                if n == 0 {
-                    break;
-                }
-                let text = String::from_utf8_lossy(&buffer[..n]).into_owned();
-                sink.lock().unwrap().push_str(&text);
-            }
-        });
         OnTerminal {
             child,
-            master,
-            screen,
+            terminal,
             _tmp: tmp,
         }
     }
 
     fn wait_for(&mut self, what: &str, limit: Duration) {
         let deadline = Instant::now() + limit;
-        while !self.screen.lock().unwrap().contains(what) {
+        while !self.terminal.shown().contains(what) {
             if Instant::now() > deadline || self.child.try_wait().unwrap().is_some() {
-                panic!(
-                    "no {what:?} on the terminal:\n{}",
-                    self.screen.lock().unwrap()
-                );
+                panic!("no {what:?} on the terminal:\n{}", self.terminal.shown());
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -705,14 +688,14 @@ impl OnTerminal {
     /// Whether the terminal is in its normal (line-by-line) mode.
     fn canonical(&self) -> bool {
         use nix::sys::termios::{LocalFlags, tcgetattr};
-        tcgetattr(&self.master)
+        tcgetattr(&self.terminal)
             .unwrap()
             .local_flags
             .contains(LocalFlags::ICANON)
     }
 
-    fn press(&self, keys: &[u8]) {
-        (&self.master).write_all(keys).unwrap();
+    fn press(&mut self, keys: &[u8]) {
+        self.terminal.type_bytes(keys).unwrap();
     }
 
     /// Waits (10 s at most) for the checker to end; returns how.
@@ -725,7 +708,7 @@ impl OnTerminal {
             assert!(
                 Instant::now() < deadline,
                 "{after} did not quit:\n{}",
-                self.screen.lock().unwrap()
+                self.terminal.shown()
             );
             std::thread::sleep(Duration::from_millis(20));
         }

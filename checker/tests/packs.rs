@@ -1,11 +1,15 @@
-//! Instructor test packs (`--pack DIR`): the example pack passes against the
+//! Instructor test packs (`--pack DIR`). Course tests: the example pack
+//! (`packs/example/`, shipped with the course) passes against the
 //! reference solutions and fails against the pristine exercises, a wrong
-//! expectation fails with the case file's name (and its message waits for
-//! the pack's Gradescope `visibility`), `replace = true` drops the shipped
-//! tests, and a malformed pack is the instructor's error up front.
+//! expectation in a copy of it fails with the case file's name (and its
+//! message waits for the pack's Gradescope `visibility`), and a malformed
+//! pack is the instructor's error up front, named against the course's
+//! exercises. Engine test, on the fixture course (`tests/fixture-course/`):
+//! `replace = true` drops the shipped tests.
 
 mod common;
 
+use common::fixture::Course;
 use common::{checker, repo};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -335,42 +339,42 @@ fn visibility_is_the_packs_unless_an_exercise_says_otherwise() {
     );
 }
 
+/// Engine test, on the fixture course: a pack with `replace = true` for
+/// an exercise is all its hidden tests, one module per stage.
 #[test]
 fn replace_drops_the_shipped_tests() {
-    let dir = pack_dir("only");
+    let course = Course::pristine();
+    let dir = tempfile::Builder::new()
+        .prefix("oslings-pack-")
+        .tempdir()
+        .unwrap();
     write(
-        &dir.join("pack.toml"),
-        "format = 1\nname = \"only\"\n[exercises.bump-allocator]\nreplace = true\n",
+        &dir.path().join("pack.toml"),
+        "format = 1\nname = \"only\"\n[exercises.tally]\nreplace = true\n",
     );
-    let stages: Vec<String> = course()
-        .into_iter()
-        .find(|e| e.name == "bump-allocator")
-        .unwrap()
-        .stages
-        .into_iter()
-        .map(|s| s.id)
-        .collect();
-    for stage in &stages {
+    let stages = ["add", "scale", "sum"];
+    for stage in stages {
         write(
-            &dir.join("bump-allocator").join(format!("{stage}.rs")),
-            "#[test]\nfn aligns() {\n    assert_eq!(learner::align_up(9, 8), Ok(16));\n}\n",
+            &dir.path().join("tally").join(format!("{stage}.rs")),
+            "#[test]\nfn adds() {\n    assert_eq!(learner::add::add(2, 2), 4);\n}\n",
         );
     }
-    let report = grade(&[
+    let run = course.run(&[
+        "--format",
+        "json",
         "--against",
         "solutions",
         "--pack",
-        dir.to_str().unwrap(),
-        "bump-allocator",
+        dir.path().to_str().unwrap(),
+        "tally",
     ]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let report = run.json();
     let names: Vec<&str> = tests(&report)
         .iter()
         .map(|t| t["name"].as_str().unwrap())
         .collect();
-    let expected: Vec<String> = stages
-        .iter()
-        .map(|s| format!("{s}::only::aligns"))
-        .collect();
+    let expected: Vec<String> = stages.iter().map(|s| format!("{s}::only::adds")).collect();
     assert_eq!(names, expected);
     assert!(tests(&report).iter().all(|t| t["outcome"] == "passed"));
 }

@@ -10,8 +10,14 @@
 //! | rate-limiter | event trace | [`rate::RateTrace`] |
 //! | page-table-walker | page-table scenario | [`paging::PageScenario`] |
 //! | shell | session script | [`session::Session`] |
+//!
+//! With the feature `oracle`, [`oracle`] is the page-table walker's
+//! independent oracle (the `x86_64` crate), shared by the hidden suite, the
+//! reference solution's property tests and benchmark, and the fuzzer.
 
 pub mod alloc;
+#[cfg(feature = "oracle")]
+pub mod oracle;
 pub mod paging;
 pub mod rate;
 pub mod session;

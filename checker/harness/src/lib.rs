@@ -5,6 +5,11 @@
 //!   report nanoseconds per operation, so the checker can print ratios.
 //! - [`procfs`]: small readers of `/proc/self` (resident memory of a mapping,
 //!   whether an address is mapped) for tests that watch the kernel's view.
+//! - [`procs`]: other processes as `/proc` shows them (state, group,
+//!   session, terminal, open descriptors, the call each is blocked in), one
+//!   reader for the checker, the hidden suites and the visible tests.
+//! - [`pty`]: a pseudo-terminal (both ends close-on-exec) and a reader of
+//!   what a program shows on it, for job-control tests.
 //! - [`budget`]: CPU-time budgets for tests that repeat rounds until they
 //!   have seen enough, whatever the machine's load.
 //! - [`redis_server`]: a private `redis-server` for a test or a lab, in a
@@ -16,6 +21,8 @@
 pub mod budget;
 pub mod perf;
 pub mod procfs;
+pub mod procs;
+pub mod pty;
 pub mod redis_server;
 
 /// The message of a panic caught with `std::panic::catch_unwind`: the

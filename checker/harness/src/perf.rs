@@ -20,6 +20,12 @@
 //! A benchmark binary builds its workloads and hands them to [`run_main`],
 //! which prints a [`PerfReport`] as JSON (or writes it to the file named by
 //! `OSLINGS_PERF_OUT`, so that the learner's own prints cannot corrupt it).
+//!
+//! A benchmark is `checker/hidden/<exercise>/perf/bench.rs`: workloads that
+//! name the graded crate `candidate` and the solution `reference`
+//! (`use crate::{candidate, reference};`), and a `pub(crate) fn main()`
+//! that hands them to [`run_main`]. Its entry point is
+//! [`perf_main!`](crate::perf_main), the one line of `perf/main.rs`.
 
 mod pinning;
 mod threads;
@@ -577,6 +583,35 @@ pub fn budget(default: Duration) -> Duration {
         .and_then(|v| v.parse().ok())
         .map(Duration::from_millis)
         .unwrap_or(default)
+}
+
+/// The entry point of an exercise's benchmark, `perf/bench.rs`: the crate
+/// root names the graded crate `candidate` and the solution `reference`,
+/// declares the module `bench` and runs `bench::main()`.
+///
+/// - `oslings_harness::perf_main!();` is the whole of
+///   `checker/hidden/<exercise>/perf/main.rs`, the workspace's `perf`
+///   binary: the hidden suite's dependency `learner` (the solution) is both
+///   the candidate and the reference, and `bench` is `perf/bench.rs`.
+/// - `oslings_harness::perf_main!(reference = reference, bench = "/abs/bench.rs");`
+///   is what the checker generates for the crate it grades (`learner`),
+///   beside the solution (`reference`), with the benchmark's absolute path.
+#[macro_export]
+macro_rules! perf_main {
+    () => {
+        $crate::perf_main!(reference = learner, bench = "bench.rs");
+    };
+    (reference = $reference:ident, bench = $bench:literal) => {
+        use ::learner as candidate;
+        use ::$reference as reference;
+
+        #[path = $bench]
+        mod bench;
+
+        fn main() {
+            bench::main();
+        }
+    };
 }
 
 /// Runs each workload builder in turn and reports the results: as JSON into

@@ -148,6 +148,8 @@ pub fn build_perf(build: Build<'_>) -> Result<Built<PathBuf>> {
         .arg("build")
         .arg("--profile")
         .arg("perf")
+        .arg("--features")
+        .arg(scratch::PERF_FEATURE)
         .arg("--bin")
         .arg(&bin);
     let (artifacts, failure) = run_cargo(command, build)?;
@@ -172,6 +174,8 @@ pub fn perf_build_command(build: Build<'_>) -> Result<Command> {
         .arg("--quiet")
         .arg("--profile")
         .arg("perf")
+        .arg("--features")
+        .arg(scratch::PERF_FEATURE)
         .arg("--bin")
         .arg(scratch::perf_bin(build.scratch));
     configure(&mut command, &build)?;

@@ -118,13 +118,16 @@ fn manifest(
         .get("lib")
         .and_then(Value::as_table)
         .map(|lib| Target {
-            name: lib_name.clone(),
-            path: abs(
-                suite,
-                lib.get("path")
-                    .and_then(Value::as_str)
-                    .unwrap_or("src/lib.rs"),
-            ),
+            doctest: Some(false),
+            ..Target::untested(
+                lib_name.clone(),
+                abs(
+                    suite,
+                    lib.get("path")
+                        .and_then(Value::as_str)
+                        .unwrap_or("src/lib.rs"),
+                ),
+            )
         });
     let mut test = if pack::replaces_shipped(packs, &exercise.name) {
         Vec::new()
@@ -133,7 +136,7 @@ fn manifest(
     };
     for (name, path) in pack::write_targets(packs, exercise, dir, &lib_name)? {
         let path = path.display().to_string();
-        test.push(Target { name, path });
+        test.push(Target::test(name, path));
     }
     if test.is_empty() {
         bail!(
@@ -152,17 +155,26 @@ fn manifest(
         let main = perf_main(&bench, grading_reference);
         write_if_changed(&dir.join("src").join("perf.rs"), &main)?;
         bin.push(Target {
-            name: perf_bin(dir),
-            path: "src/perf.rs".into(),
+            required_features: vec![PERF_FEATURE],
+            ..Target::untested(perf_bin(dir), "src/perf.rs".into())
         });
     }
+    let mut features = Table::new();
+    features.insert(PERF_FEATURE.into(), Value::Array(Vec::new()));
     let mut profile = Table::new();
+    // Tests run with backtraces off and panics carry their own locations:
+    // line tables are all the debug information a grading uses, and the
+    // rest only slows every rebuild down.
+    let mut dev = Table::new();
+    dev.insert("debug".into(), Value::from("line-tables-only"));
+    profile.insert("dev".into(), Value::Table(dev));
     if let Some(perf) = workspace.get("profile").and_then(|p| p.get("perf")) {
         profile.insert("perf".into(), perf.clone());
     }
     Ok(Manifest {
         bin,
         dependencies: Table::new(),
+        features,
         lib,
         package: Package::of(exercise),
         profile,
@@ -179,6 +191,7 @@ struct Manifest {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     bin: Vec<Target>,
     dependencies: Table,
+    features: Table,
     #[serde(skip_serializing_if = "Option::is_none")]
     lib: Option<Target>,
     package: Package,
@@ -220,10 +233,47 @@ impl Package {
 
 /// A `[lib]`, `[[test]]` or `[[bin]]` target.
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "kebab-case")]
 struct Target {
     name: String,
     path: String,
+    /// `false` for the library and the binaries: only the `[[test]]`
+    /// targets hold hidden tests, so cargo need not build the others' own
+    /// test harnesses (a third of the units a one-edit rebuild compiled).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    test: Option<bool>,
+    /// `false` for the library, as for `test`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    doctest: Option<bool>,
+    /// `["perf"]` for the benchmark: the tests' build leaves it out, and
+    /// only `--features perf` (the optimised build) makes it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    required_features: Vec<&'static str>,
 }
+
+impl Target {
+    /// A `[[test]]` target.
+    fn test(name: String, path: String) -> Target {
+        Target {
+            name,
+            path,
+            test: None,
+            doctest: None,
+            required_features: Vec::new(),
+        }
+    }
+
+    /// A `[lib]` or `[[bin]]` target: built, never tested itself.
+    fn untested(name: String, path: String) -> Target {
+        Target {
+            test: Some(false),
+            ..Target::test(name, path)
+        }
+    }
+}
+
+/// The feature that builds the benchmark binary.
+pub const PERF_FEATURE: &str = "perf";
 
 /// The hidden suite's dependencies but `learner`, usable from the scratch
 /// project (see [`resolve_dep`]).
@@ -259,7 +309,10 @@ fn targets(hidden: &Table, kind: &str, suite: &Path) -> Result<Vec<Target>> {
     for target in declared.into_iter().flatten() {
         let name = field(target, "name")?;
         let path = abs(suite, &field(target, "path")?);
-        out.push(Target { name, path });
+        out.push(match kind {
+            "test" => Target::test(name, path),
+            _ => Target::untested(name, path),
+        });
     }
     Ok(out)
 }
@@ -284,16 +337,17 @@ fn seed_lock(root: &Path, dir: &Path) -> Result<()> {
 
 /// The benchmark's entry point for the scratch project: `candidate` is the
 /// graded crate, `reference` the solution (the same crate when grading it).
+/// The entry point itself is `oslings_harness::perf_main!`, the same as the
+/// workspace's `perf/main.rs` (every benchmark reports through the harness).
 fn perf_main(bench: &Path, grading_reference: bool) -> String {
     let reference = if grading_reference {
-        "extern crate learner as reference;"
+        "learner"
     } else {
-        "extern crate reference;"
+        "reference"
     };
     format!(
         "//! Generated by the oslings checker: the benchmark with the graded crate as `candidate`.\n\
-         extern crate learner as candidate;\n{reference}\n\n\
-         #[path = {bench:?}]\nmod bench;\n\nfn main() {{\n    bench::main();\n}}\n",
+         oslings_harness::perf_main!(reference = {reference}, bench = {bench:?});\n",
         bench = bench.display().to_string()
     )
 }

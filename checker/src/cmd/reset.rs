@@ -119,24 +119,23 @@ fn backup(root: &Path, crate_dir: &Path, exercise: &str) -> Result<PathBuf> {
     Ok(dir)
 }
 
+/// Copies the tree `from` into `to`, `target/` directories left out and
+/// links copied as links.
 fn copy_dir(from: &Path, to: &Path) -> Result<()> {
     std::fs::create_dir_all(to).with_context(|| format!("cannot create {}", to.display()))?;
-    for entry in
-        std::fs::read_dir(from).with_context(|| format!("cannot read {}", from.display()))?
-    {
-        let entry = entry?;
-        let kind = entry.file_type()?;
-        let dst = to.join(entry.file_name());
-        if entry.file_name() == "target" {
-            continue;
-        }
+    let walk = walkdir::WalkDir::new(from).min_depth(1).into_iter();
+    for entry in walk.filter_entry(|e| e.file_name() != "target") {
+        let entry = entry.with_context(|| format!("cannot read {}", from.display()))?;
+        let path = entry.path();
+        let dst = to.join(path.strip_prefix(from)?);
+        let kind = entry.file_type();
         if kind.is_dir() {
-            copy_dir(&entry.path(), &dst)?;
+            std::fs::create_dir_all(&dst)
+                .with_context(|| format!("cannot create {}", dst.display()))?;
         } else if kind.is_symlink() {
-            std::os::unix::fs::symlink(std::fs::read_link(entry.path())?, &dst)?;
+            std::os::unix::fs::symlink(std::fs::read_link(path)?, &dst)?;
         } else {
-            std::fs::copy(entry.path(), &dst)
-                .with_context(|| format!("cannot copy {}", entry.path().display()))?;
+            std::fs::copy(path, &dst).with_context(|| format!("cannot copy {}", path.display()))?;
         }
     }
     Ok(())

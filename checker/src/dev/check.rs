@@ -57,6 +57,10 @@ pub fn check(root: &Path, options: &CheckOptions) -> Result<(Vec<String>, Vec<Fi
         let crates = crates(&mut found, exercise);
         stages_and_book(&mut found, exercise);
         hidden_tests(&mut found, exercise);
+        found
+            .list
+            .extend(super::asserts::bare_asserts(root, &exercise.dir));
+        perf_entry(&mut found, exercise);
         if let Some(crates) = &crates {
             given_code(&mut found, exercise, crates);
         }
@@ -120,6 +124,60 @@ fn package_of(manifest: &Path) -> std::result::Result<(String, String), String> 
         .and_then(toml::Value::as_str)
         .map_or_else(|| package.replace('-', "_"), str::to_string);
     Ok((package, lib))
+}
+
+/// The one line of every benchmark's `perf/main.rs`: the entry point is
+/// `oslings_harness::perf_main!`, the same that the checker generates.
+const PERF_MAIN: &str = "oslings_harness::perf_main!();";
+
+/// An exercise with a `[perf]` stage has its benchmark, `perf/bench.rs`,
+/// and the workspace's `perf` binary, `perf/main.rs`, is the one line
+/// [`PERF_MAIN`], declared as `[[bin]] name = "perf"`.
+fn perf_entry(found: &mut Findings, exercise: &Exercise) {
+    if exercise.perf.is_none() {
+        return;
+    }
+    let perf = exercise.dir.join("perf");
+    let bench = perf.join("bench.rs");
+    if !bench.is_file() {
+        found.add(
+            &bench,
+            "the [perf] stage has no benchmark: write its workloads here, handed to \
+             `oslings_harness::perf::run_main` by a `pub(crate) fn main()`",
+        );
+    }
+    let main = perf.join("main.rs");
+    let text = std::fs::read_to_string(&main).unwrap_or_default();
+    let code: String = text
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("//"))
+        .flat_map(|line| line.split_whitespace())
+        .collect();
+    if code != PERF_MAIN {
+        found.add(
+            &main,
+            format!(
+                "the benchmark's entry point is the one line `{PERF_MAIN}` (the checker \
+                 builds bench.rs with the same macro, checker/harness/src/perf.rs): write \
+                 just that"
+            ),
+        );
+    }
+    let manifest = exercise.dir.join("Cargo.toml");
+    let declared = read_toml(&manifest).ok().is_some_and(|table| {
+        let bins = table.get("bin").and_then(toml::Value::as_array);
+        bins.into_iter().flatten().any(|bin| {
+            bin.get("name").and_then(toml::Value::as_str) == Some("perf")
+                && bin.get("path").and_then(toml::Value::as_str) == Some("perf/main.rs")
+        })
+    });
+    if !declared {
+        found.add(
+            &manifest,
+            "declare the benchmark's binary: `[[bin]]` with `name = \"perf\"` and \
+             `path = \"perf/main.rs\"` (`.ci/perf-spread` builds it)",
+        );
+    }
 }
 
 /// The exercise's manifest sits in `checker/hidden/<name>`, and its stub,
@@ -535,7 +593,7 @@ fn pristine(found: &mut Findings, exercise: &Exercise) {
         );
         return;
     }
-    let update = "OSLINGS_UPDATE_PRISTINE=1 cargo test -p checker --test learner pristine";
+    let update = "OSLINGS_BLESS=1 cargo test -p checker --test learner pristine";
     match git(&root, &["status", "--porcelain", "--", &path], None) {
         Ok(status) if !status.is_empty() => {
             let changed: Vec<&str> = status.lines().take(5).collect();

@@ -8,6 +8,7 @@
 //!   consistent ([`check()`]) and prints each finding with its file and what to
 //!   do; the exit status is 1 when it found anything.
 
+mod asserts;
 pub mod book;
 pub mod check;
 pub mod finding;
@@ -46,9 +47,10 @@ pub enum DevCommand {
         order: Option<u32>,
     },
     /// Check that the course is consistent: crates and package names, stage
-    /// hints and book sections, hidden tests in stages, given code identical
-    /// in stub and solution, pristine hashes, and (unless skipped) every stub
-    /// failing and every solution passing when graded.
+    /// hints and book sections, hidden tests in stages, hidden assertions with
+    /// a message, given code identical in stub and solution, pristine hashes,
+    /// and (unless skipped) every stub failing and every solution passing
+    /// when graded.
     Check {
         /// Only this exercise.
         #[arg(long)]

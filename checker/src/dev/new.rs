@@ -136,7 +136,7 @@ impl std::fmt::Display for Scaffolded {
             format!(
                 "exercise.toml already records `pristine_tree` for exercises/{name} as it is \
                  now; after a later change to the stub, commit it and run \
-                 `OSLINGS_UPDATE_PRISTINE=1 cargo test -p checker --test learner pristine`."
+                 `OSLINGS_BLESS=1 cargo test -p checker --test learner pristine`."
             )
         } else {
             format!(
@@ -162,13 +162,17 @@ impl std::fmt::Display for Scaffolded {
                  (checker/hidden/README-mistakes.md) and run `.ci/mistakes {name}`."
             ),
             format!(
-                "Optionally, a performance stage: [perf] in exercise.toml and \
-                 checker/hidden/{name}/perf/bench.rs (see the other exercises)."
+                "Optionally, a performance stage: [perf] in exercise.toml, \
+                 checker/hidden/{name}/perf/bench.rs (workloads handed to \
+                 `oslings_harness::perf::run_main`; see the other exercises), and the \
+                 benchmark's entry point, the one line `oslings_harness::perf_main!();` in \
+                 perf/main.rs, declared in the hidden suite's Cargo.toml as \
+                 `[[bin]] name = \"perf\"` with `oslings-harness` among its dependencies."
             ),
             format!(
                 "Add {name} to the tables of exercises in README.md, book/introduction.md and \
                  book/instructors.md, and re-bless the grading snapshots, which list every \
-                 exercise (`INSTA_UPDATE=always cargo test -p checker --test grading`)."
+                 exercise (`OSLINGS_BLESS=1 cargo test -p checker --test grading`)."
             ),
             format!(
                 "Commit everything, Cargo.lock included (the next cargo build adds the new \

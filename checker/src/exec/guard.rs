@@ -81,24 +81,20 @@ impl Guard {
     }
 }
 
-/// Every file under `dirs` except build output, with its stamp.
+/// Every file under `dirs` except build output (`target/`) and `.git/`,
+/// with its stamp; links are stamped themselves, not followed.
 fn snapshot(dirs: &[PathBuf]) -> BTreeMap<PathBuf, Stamp> {
     let mut files = BTreeMap::new();
-    let mut stack: Vec<PathBuf> = dirs.to_vec();
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
+    for dir in dirs {
+        let walk = walkdir::WalkDir::new(dir).min_depth(1).into_iter();
+        let kept = walk.filter_entry(|e| {
+            !(e.file_type().is_dir() && (e.file_name() == "target" || e.file_name() == ".git"))
+        });
+        for entry in kept.flatten() {
             let Ok(meta) = entry.metadata() else { continue };
-            if meta.is_dir() {
-                if entry.file_name() != "target" && entry.file_name() != ".git" {
-                    stack.push(path);
-                }
-            } else {
+            if !meta.is_dir() {
                 let stamp = (meta.len(), meta.mtime(), meta.mtime_nsec(), meta.ino());
-                files.insert(path, stamp);
+                files.insert(entry.into_path(), stamp);
             }
         }
     }

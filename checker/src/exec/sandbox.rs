@@ -19,6 +19,7 @@
 use anyhow::{Context, Result, bail};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
+use oslings_harness::procs::{self, State};
 use serde::{Deserialize, Serialize};
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
@@ -120,20 +121,11 @@ pub struct ThreadStates {
 impl ThreadStates {
     /// The states of the threads of process `pid`, from `/proc/<pid>/task`.
     pub fn of(pid: i32) -> Option<ThreadStates> {
-        let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
         let mut states = ThreadStates::default();
-        for task in tasks.filter_map(Result::ok) {
-            let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
-                continue;
-            };
-            // The state follows the command name, which is in parentheses
-            // and may itself hold spaces or parentheses.
-            match stat
-                .rsplit_once(')')
-                .and_then(|(_, rest)| rest.trim_start().chars().next())
-            {
-                Some('R') => states.running += 1,
-                Some('S' | 'D') => states.asleep += 1,
+        for tid in procs::threads_of(pid) {
+            match (procs::Thread { pid, tid }).state() {
+                Some(State::Running) => states.running += 1,
+                Some(State::Sleeping | State::DiskSleep) => states.asleep += 1,
                 _ => {}
             }
         }

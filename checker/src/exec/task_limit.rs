@@ -9,6 +9,7 @@
 //! user's processes, so it is set to what the user runs now plus the cap.
 //! Root ignores `RLIMIT_NPROC`; there the cgroup is the only cap.
 
+use oslings_harness::procs::Status;
 use std::path::{Path, PathBuf};
 
 /// How the cap is enforced for one run.
@@ -184,20 +185,8 @@ fn user_tasks() -> u64 {
     let uid = nix::unistd::getuid().as_raw();
     crate::exec::procs::all_pids()
         .into_iter()
-        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/status")).ok())
-        .filter(|status| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .and_then(|ids| ids.split_whitespace().next()?.parse::<u32>().ok())
-                == Some(uid)
-        })
-        .map(|status| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix("Threads:"))
-                .and_then(|n| n.trim().parse::<u64>().ok())
-                .unwrap_or(1)
-        })
+        .filter_map(Status::of)
+        .filter(|status| status.uid == uid)
+        .map(|status| status.threads)
         .sum()
 }

@@ -60,17 +60,6 @@ impl Tree {
     }
 }
 
-fn shell_quote(text: &str) -> String {
-    if text
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "/._-+=:".contains(c))
-    {
-        text.to_string()
-    } else {
-        format!("'{}'", text.replace('\'', r"'\''"))
-    }
-}
-
 /// Everything grading needs to know about where things are.
 #[derive(Debug, Clone)]
 pub struct Grader {
@@ -209,7 +198,7 @@ impl Grader {
         }
         for pack in &self.packs {
             flags.push_str(" --pack ");
-            flags.push_str(&shell_quote(&pack.dir.display().to_string()));
+            flags.push_str(&shell_words::quote(&pack.dir.display().to_string()));
         }
         flags
     }
@@ -495,6 +484,11 @@ impl Grader {
             root: self.root.clone(),
             jobs: self.jobs,
             timeout: self.timeout,
+            last_ms: previous
+                .iter()
+                .flat_map(|r| &r.tests)
+                .filter_map(|t| Some((t.name.clone(), t.duration_ms?)))
+                .collect(),
             report: &report_test,
         };
         let plan = Plan::after(previous.as_ref());

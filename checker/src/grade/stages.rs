@@ -4,6 +4,7 @@
 //! again, and the results are exactly those of running them in order.
 
 use anyhow::Result;
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -87,6 +88,10 @@ pub struct Place<'a> {
     pub jobs: usize,
     /// Time limit of a test without its own override.
     pub timeout: Option<Duration>,
+    /// How long each test took at the last grading, in milliseconds: the
+    /// longest start first, so that a batch ends when its longest test does
+    /// rather than when a long test picked up last does.
+    pub last_ms: HashMap<String, u64>,
     /// The report of one test from how it ended (outcome, message,
     /// milliseconds): the grader adds its pack and the command that reruns it.
     pub report: ReportTest<'a>,
@@ -143,8 +148,13 @@ impl Plan {
 /// the focus stage counts as not run, as it would have been in order.
 pub fn run_all(place: &Place<'_>, plan: Plan, progress: Progress<'_>) -> Result<Vec<StageRun>> {
     let stages = &place.exercise.stages;
+    // What each stage needs and this machine lacks, looked up once.
+    let missing: Vec<Vec<String>> = stages
+        .iter()
+        .map(|stage| missing_programs(&stage.requires))
+        .collect();
     let runnable: Vec<usize> = (0..stages.len())
-        .filter(|&i| missing_programs(&stages[i].requires).is_empty())
+        .filter(|&i| missing[i].is_empty())
         .collect();
     let mut ahead: Vec<Option<StageRun>> = vec![None; stages.len()];
     match plan {
@@ -165,13 +175,13 @@ pub fn run_all(place: &Place<'_>, plan: Plan, progress: Progress<'_>) -> Result<
     }
     let mut runs = Vec::with_capacity(stages.len());
     let mut gate_open = true;
-    for (index, stage) in stages.iter().enumerate() {
+    for (index, missing) in missing.into_iter().enumerate() {
         let run = if !gate_open {
             StageRun::Gated {
                 tests: reports(place, index, Outcome::NotRun, ""),
             }
-        } else if let missing @ [_, ..] = missing_programs(&stage.requires).as_slice() {
-            unavailable(place, index, missing.to_vec())
+        } else if !missing.is_empty() {
+            unavailable(place, index, missing)
         } else if let Some(run) = ahead[index].take() {
             run
         } else {
@@ -213,12 +223,13 @@ fn run_together(
     progress: Progress<'_>,
 ) -> Result<Vec<StageRun>> {
     let exercise = place.exercise;
-    let batch: Vec<HiddenTest> = place
+    let mut batch: Vec<HiddenTest> = place
         .tests
         .iter()
         .filter(|t| indices.contains(&t.stage))
         .cloned()
         .collect();
+    longest_first(&mut batch, &place.last_ms);
     let (doing, what) = match indices {
         [index] => (
             format!(
@@ -249,6 +260,7 @@ fn run_together(
     let mut by_stage: Vec<Vec<TestReport>> = vec![Vec::new(); indices.len()];
     for (test, result) in batch.iter().zip(results) {
         let result = result?;
+        timing::note(&exercise.name, &test.name, result.duration);
         let slot = indices
             .iter()
             .position(|&i| i == test.stage)
@@ -260,6 +272,9 @@ fn run_together(
             Some(result.duration.as_millis() as u64),
         ));
     }
+    for tests in &mut by_stage {
+        in_suite_order(tests, place.tests);
+    }
     Ok(by_stage
         .into_iter()
         .map(|tests| {
@@ -267,6 +282,17 @@ fn run_together(
             StageRun::Ran { tests, passed }
         })
         .collect())
+}
+
+/// Orders `batch` by how long each test took last time, longest first
+/// (tests never timed, and ties, keep their order).
+fn longest_first(batch: &mut [HiddenTest], last_ms: &HashMap<String, u64>) {
+    batch.sort_by_key(|t| std::cmp::Reverse(last_ms.get(&t.name).copied().unwrap_or(0)));
+}
+
+/// Puts a stage's reports back in the order of the suite's tests.
+fn in_suite_order(reports: &mut [TestReport], suite: &[HiddenTest]) {
+    reports.sort_by_key(|r| suite.iter().position(|t| t.name == r.name));
 }
 
 /// What the learner reads while the earlier stages are checked again.
@@ -292,4 +318,60 @@ fn early_verdict(exercise: &Exercise, focus: usize, run: &StageRun) -> String {
         focus + 1,
         exercise.stages[focus].id
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn test(name: &str) -> HiddenTest {
+        HiddenTest {
+            name: name.into(),
+            stage: 0,
+            binary: PathBuf::from("hidden"),
+            target: "hidden".into(),
+        }
+    }
+
+    fn names<'a>(tests: impl IntoIterator<Item = &'a HiddenTest>) -> Vec<&'a str> {
+        tests.into_iter().map(|t| t.name.as_str()).collect()
+    }
+
+    #[test]
+    fn the_longest_tests_start_first_and_the_report_keeps_the_suite_order() {
+        let suite = vec![
+            test("a::quick"),
+            test("a::slow"),
+            test("a::new"),
+            test("a::slower"),
+        ];
+        let last_ms = HashMap::from([
+            ("a::quick".to_string(), 3),
+            ("a::slow".to_string(), 900),
+            ("a::slower".to_string(), 2_000),
+        ]);
+        let mut batch = suite.clone();
+        longest_first(&mut batch, &last_ms);
+        assert_eq!(
+            names(&batch),
+            ["a::slower", "a::slow", "a::quick", "a::new"]
+        );
+
+        let mut reports: Vec<TestReport> = batch
+            .iter()
+            .map(|t| TestReport {
+                name: t.name.clone(),
+                stage: "a".into(),
+                outcome: Outcome::Passed,
+                message: String::new(),
+                duration_ms: None,
+                rerun: String::new(),
+                pack: None,
+                visibility: Default::default(),
+            })
+            .collect();
+        in_suite_order(&mut reports, &suite);
+        let order: Vec<&str> = reports.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(order, names(&suite));
+    }
 }

@@ -35,3 +35,14 @@ pub fn mark(exercise: &str, what: &str) {
         );
     }
 }
+
+/// When timings are asked for, prints `oslings timing: <exercise> test
+/// <name> <seconds>`: how long one hidden test ran.
+pub fn note(exercise: &str, test: &str, took: std::time::Duration) {
+    if std::env::var_os("OSLINGS_TIMINGS").is_some() {
+        eprintln!(
+            "oslings timing: {exercise} test {test} {:.3}",
+            took.as_secs_f64()
+        );
+    }
+}

@@ -3,9 +3,39 @@
 
 #![allow(dead_code, unreachable_pub)] // each test binary uses a different part
 
+pub mod fixture;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+/// Whether `OSLINGS_BLESS=1` is set: the one switch that makes the tests
+/// rewrite what they compare with (insta snapshots, the report formats'
+/// fixtures, the recorded pristine trees) instead of comparing.
+pub fn blessing() -> bool {
+    std::env::var_os("OSLINGS_BLESS").is_some_and(|v| !v.is_empty() && v != "0")
+}
+
+/// The command that re-blesses what the test file `test` compares with.
+pub fn bless_command(test: &str) -> String {
+    format!("OSLINGS_BLESS=1 cargo test -p checker --test {test}")
+}
+
+/// Call before the first insta assertion of a test: under `OSLINGS_BLESS=1`
+/// insta writes the snapshots in place (`INSTA_UPDATE=always`, insta's own
+/// switch, which it reads once, at its first assertion), so that one switch
+/// blesses everything.
+pub fn bless_snapshots() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if blessing() {
+            // SAFETY: only Rust code of this test binary reads the
+            // environment, through std, whose lock makes the write atomic
+            // for them; no C code reads it concurrently.
+            unsafe { std::env::set_var("INSTA_UPDATE", "always") };
+        }
+    });
+}
 
 /// The repository the checker belongs to.
 pub fn repo() -> PathBuf {
@@ -61,62 +91,7 @@ impl Tree {
     /// break one exercise and watch the other still being graded. Grade such
     /// a tree with `OSLINGS_ROOT` pointing at it.
     pub fn add_twin(&self, exercise: &str) -> String {
-        let twin = format!("{exercise}-twin");
-        let root = self.path();
-        for (dir, from, to) in [
-            ("exercises", exercise.to_string(), twin.clone()),
-            (
-                "solutions",
-                format!("{exercise}-solution"),
-                format!("{twin}-solution"),
-            ),
-            (
-                "checker/hidden",
-                format!("hidden-{exercise}"),
-                format!("hidden-{twin}"),
-            ),
-        ] {
-            let src = root.join(dir).join(exercise);
-            let dst = root.join(dir).join(&twin);
-            copy_dir(&src, &dst);
-            let manifest = dst.join("Cargo.toml");
-            let text = std::fs::read_to_string(&manifest).unwrap();
-            let text = text.replacen(
-                &format!("name = \"{from}\""),
-                &format!("name = \"{to}\""),
-                1,
-            );
-            let text = text.replace(
-                &format!(
-                    "package = \"{exercise}-solution\", path = \"../../../solutions/{exercise}\""
-                ),
-                &format!("package = \"{twin}-solution\", path = \"../../../solutions/{twin}\""),
-            );
-            std::fs::write(&manifest, text).unwrap();
-        }
-        let stages = root
-            .join("checker/hidden")
-            .join(&twin)
-            .join("exercise.toml");
-        let text = std::fs::read_to_string(&stages).unwrap();
-        let text = text
-            .replacen(
-                &format!("name = \"{exercise}\""),
-                &format!("name = \"{twin}\""),
-                1,
-            )
-            .replacen(
-                &format!("package = \"{exercise}\""),
-                &format!("package = \"{twin}\""),
-                1,
-            )
-            .replacen(
-                &format!("solution_package = \"{exercise}-solution\""),
-                &format!("solution_package = \"{twin}-solution\""),
-                1,
-            );
-        std::fs::write(&stages, text).unwrap();
-        twin
+        add_twin_at(self.path(), exercise)
     }
 
     /// Inserts `code` at the start of the body of the function whose
@@ -128,18 +103,84 @@ impl Tree {
             .join(exercise)
             .join("src")
             .join(file);
-        let text = std::fs::read_to_string(&path).unwrap();
-        let at = text
-            .find(signature)
-            .unwrap_or_else(|| panic!("`{signature}` not found in {}", path.display()));
-        let brace = at + text[at..].find('{').unwrap() + 1;
-        let mutated = format!("{}\n{code}\n{}", &text[..brace], &text[brace..]);
-        std::fs::write(&path, mutated).unwrap();
+        insert_into(&path, signature, code);
     }
 
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
+}
+
+/// Adds a second exercise to the course at `root`, `<exercise>-twin`, a
+/// renamed copy of `exercise` with its own crates and hidden suite, so that
+/// a test can break one exercise and watch the other still being graded.
+/// Grade such a tree with `OSLINGS_ROOT` pointing at it.
+pub fn add_twin_at(root: &Path, exercise: &str) -> String {
+    let twin = format!("{exercise}-twin");
+    for (dir, from, to) in [
+        ("exercises", exercise.to_string(), twin.clone()),
+        (
+            "solutions",
+            format!("{exercise}-solution"),
+            format!("{twin}-solution"),
+        ),
+        (
+            "checker/hidden",
+            format!("hidden-{exercise}"),
+            format!("hidden-{twin}"),
+        ),
+    ] {
+        let src = root.join(dir).join(exercise);
+        let dst = root.join(dir).join(&twin);
+        copy_dir(&src, &dst);
+        let manifest = dst.join("Cargo.toml");
+        let text = std::fs::read_to_string(&manifest).unwrap();
+        let text = text.replacen(
+            &format!("name = \"{from}\""),
+            &format!("name = \"{to}\""),
+            1,
+        );
+        let text = text.replace(
+            &format!("package = \"{exercise}-solution\", path = \"../../../solutions/{exercise}\""),
+            &format!("package = \"{twin}-solution\", path = \"../../../solutions/{twin}\""),
+        );
+        std::fs::write(&manifest, text).unwrap();
+    }
+    let stages = root
+        .join("checker/hidden")
+        .join(&twin)
+        .join("exercise.toml");
+    let text = std::fs::read_to_string(&stages).unwrap();
+    let text = text
+        .replacen(
+            &format!("name = \"{exercise}\""),
+            &format!("name = \"{twin}\""),
+            1,
+        )
+        .replacen(
+            &format!("package = \"{exercise}\""),
+            &format!("package = \"{twin}\""),
+            1,
+        )
+        .replacen(
+            &format!("solution_package = \"{exercise}-solution\""),
+            &format!("solution_package = \"{twin}-solution\""),
+            1,
+        );
+    std::fs::write(&stages, text).unwrap();
+    twin
+}
+
+/// Inserts `code` at the start of the body of the function whose signature
+/// starts with `signature`, in the file at `path`.
+pub fn insert_into(path: &Path, signature: &str, code: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let at = text
+        .find(signature)
+        .unwrap_or_else(|| panic!("`{signature}` not found in {}", path.display()));
+    let brace = at + text[at..].find('{').unwrap() + 1;
+    let mutated = format!("{}\n{code}\n{}", &text[..brace], &text[brace..]);
+    std::fs::write(path, mutated).unwrap();
 }
 
 fn copy_dir(from: &Path, to: &Path) {

@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{Scratch, Session, Stat, children, run, run_in};
+use common::{Scratch, Session, Stat, State, children_of, run, run_in};
 
 #[test]
 fn a_background_job_does_not_block_the_shell() {
@@ -92,10 +92,9 @@ fn no_background_job_stays_a_zombie() {
     shell.expect_line("checkpoint", "the shell should run `echo checkpoint`");
     // The shell now waits for its next line. None of its children may be a
     // zombie (state Z): ended, but its status never collected by waitpid.
-    let zombies: Vec<Stat> = children(shell.pid())
+    let zombies: Vec<Stat> = children_of(shell.pid())
         .into_iter()
-        .filter_map(Stat::of)
-        .filter(|s| s.state == 'Z')
+        .filter(|s| s.state == State::Zombie)
         .collect();
     if !zombies.is_empty() {
         shell.fail(&format!(

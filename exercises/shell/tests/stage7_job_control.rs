@@ -12,7 +12,7 @@
 
 mod common;
 
-use common::{Stat, Terminal, eventually};
+use common::{Stat, State, Terminal, eventually};
 
 /// Runs `command`, which must print `ready PID` first, and waits until that
 /// process is running in the foreground: in a process group of its own that
@@ -182,7 +182,7 @@ fn ctrl_c_does_not_reach_a_background_job() {
     start_in_foreground(&mut t, "sh -c 'echo ready $$; exec sleep 30'");
     t.ctrl_c();
     t.expect_prompt("the prompt after Ctrl-C");
-    let alive = Stat::of(background).is_some_and(|s| s.state != 'Z');
+    let alive = Stat::of(background).is_some_and(|s| s.state != State::Zombie);
     assert!(
         alive,
         "Ctrl-C killed the background job too: it goes to the terminal's foreground group \
@@ -207,7 +207,7 @@ fn ctrl_z_stops_the_job_and_fg_brings_it_back() {
     );
     t.expect_prompt("the shell prompts again once the job has stopped");
     assert!(
-        Stat::of(pid).is_some_and(|s| s.state == 'T'),
+        Stat::of(pid).is_some_and(|s| s.state == State::Stopped),
         "the job should be stopped (state T)"
     );
     let status = t.run("echo \"status $?\"");
@@ -220,7 +220,7 @@ fn ctrl_z_stops_the_job_and_fg_brings_it_back() {
     if !eventually(|| {
         last = Stat::of(pid);
         last.as_ref()
-            .is_some_and(|s| s.state != 'T' && s.tpgid == pid)
+            .is_some_and(|s| s.state != State::Stopped && s.tpgid == pid)
     }) {
         t.fail(&format!(
             "after `fg`, the job should run again (SIGCONT to its group) with the terminal \
@@ -251,7 +251,7 @@ fn bg_continues_a_stopped_job_in_the_background() {
     let mut last = None;
     if !eventually(|| {
         last = Stat::of(pid);
-        last.as_ref().is_some_and(|s| s.state != 'T')
+        last.as_ref().is_some_and(|s| s.state != State::Stopped)
     }) {
         t.fail(&format!(
             "after `bg` the job should run again (SIGCONT to its process group); /proc \

@@ -13,7 +13,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use page_table_walker_solution::{
     Access, AddressSpace, Flags, Machine, PAGE_SIZE, PhysMem, VirtAddr, translate,
 };
-use x86_64::structures::paging::{OffsetPageTable, PageTable, Translate};
+use x86_64::structures::paging::{OffsetPageTable, Translate};
 
 /// Frames of simulated memory: 64 MiB, room for a parent and a child with
 /// a thousand scattered pages each.
@@ -60,25 +60,20 @@ fn random_space(pages: usize) -> (Machine, AddressSpace, Vec<VirtAddr>) {
     (m, space, addrs)
 }
 
-// ANCHOR: oracle
 /// The `x86_64` crate's page table over the tables at `cr3` in `mem`.
 ///
 /// # Safety
 /// `cr3` must be a frame of `mem` holding a PML4 whose tables all lie in
 /// `mem`, and nothing may write to `mem` while the result is alive.
 unsafe fn offset_page_table(mem: &mut PhysMem, cr3: u64) -> OffsetPageTable<'_> {
-    let base = mem.base_ptr_mut();
-    assert!(cr3 % PAGE_SIZE == 0 && cr3 + PAGE_SIZE <= mem.size());
-    // SAFETY: every frame of `PhysMem` is a 4096-aligned, initialised
-    // 4096-byte block, and `cr3` is one of them (checked above), so it is a
-    // valid `PageTable`. The crate only reads through this reference, and
-    // the caller promises that nothing writes the memory meanwhile.
-    let pml4 = unsafe { &mut *base.add(cr3 as usize).cast::<PageTable>() };
-    // SAFETY: physical address `p` lives at `base + p` for every `p` in the
-    // memory, and the caller promises every table pointer stays inside it.
-    unsafe { OffsetPageTable::new(pml4, x86_64::VirtAddr::new(base as u64)) }
+    let size = mem.size() as usize;
+    // SAFETY: `PhysMem` keeps its `size()` bytes of frames, initialised, in
+    // one block at `base_ptr_mut()`, borrowed mutably (through `mem`) for as
+    // long as the slice lives.
+    let memory = unsafe { std::slice::from_raw_parts_mut(mem.base_ptr_mut(), size) };
+    // SAFETY: the caller promises that every table lies in `mem`.
+    unsafe { oslings_cases::oracle::offset_page_table(memory, cr3) }
 }
-// ANCHOR_END: oracle
 
 fn random_translations(c: &mut Criterion) {
     let (mut m, space, addrs) = random_space(RANDOM_PAGES);

@@ -8,19 +8,23 @@
 //! `PROPTEST_CASES=2000 cargo test -p page-table-walker-solution --test
 //! properties` runs them longer.
 
+use oslings_cases::oracle::{self, Oracle};
 use page_table_walker_solution::{
     Access, Fault, Flags, Indices, Level, PAGE_SIZE, PageSize, PhysAddr, PhysMem, Violation,
     VirtAddr, translate, walk,
 };
 use proptest::prelude::*;
-use x86_64::structures::paging::mapper::{MappedFrame, TranslateResult};
-use x86_64::structures::paging::{OffsetPageTable, Page, PageTable, PageTableIndex, Translate};
+
+/// `addr` made canonical: bit 47 copied into bits 48-63.
+fn canonical(addr: u64) -> u64 {
+    ((addr << 16) as i64 >> 16) as u64
+}
 
 /// A 64-bit address: anything, canonical, or right at the edges of the hole.
 fn address() -> impl Strategy<Value = u64> {
     prop_oneof![
         any::<u64>(),
-        any::<u64>().prop_map(|a| x86_64::VirtAddr::new_truncate(a).as_u64()),
+        any::<u64>().prop_map(canonical),
         (0u64..=16).prop_map(|d| 0x0000_8000_0000_0000 - 8 + d),
         (0u64..=16).prop_map(|d| 0xffff_8000_0000_0000 - 8 + d),
     ]
@@ -31,22 +35,16 @@ proptest! {
     fn canonical_form_agrees_with_x86_64(addr in address()) {
         prop_assert_eq!(
             VirtAddr(addr).is_canonical(),
-            x86_64::VirtAddr::try_new(addr).is_ok(),
+            oracle::is_canonical(addr),
             "is_canonical({:#x})", addr
         );
     }
 
     #[test]
     fn split_agrees_with_x86_64(addr in address()) {
-        let expected = match x86_64::VirtAddr::try_new(addr) {
-            Ok(va) => Ok(Indices {
-                pml4: u16::from(va.p4_index()),
-                pdpt: u16::from(va.p3_index()),
-                pd: u16::from(va.p2_index()),
-                pt: u16::from(va.p1_index()),
-                offset: u16::from(va.page_offset()),
-            }),
-            Err(_) => Err(Fault::NonCanonical { addr: VirtAddr(addr) }),
+        let expected = match oracle::split(addr) {
+            Some([pml4, pdpt, pd, pt, offset]) => Ok(Indices { pml4, pdpt, pd, pt, offset }),
+            None => Err(Fault::NonCanonical { addr: VirtAddr(addr) }),
         };
         prop_assert_eq!(VirtAddr(addr).split(), expected, "split({:#x})", addr);
     }
@@ -57,11 +55,7 @@ proptest! {
         offset in any::<u16>(),
     ) {
         let indices = Indices { pml4, pdpt, pd, pt, offset };
-        let index = PageTableIndex::new_truncate;
-        let page = Page::<x86_64::structures::paging::Size4KiB>::from_page_table_indices(
-            index(pml4), index(pdpt), index(pd), index(pt),
-        );
-        let expected = page.start_address().as_u64() + u64::from(offset & 0xfff);
+        let expected = oracle::from_indices([pml4, pdpt, pd, pt, offset]);
         let built = VirtAddr::from_indices(indices);
         prop_assert_eq!(built, VirtAddr(expected), "from_indices({:?})", indices);
         let low = |i: u16| i & 0x1ff;
@@ -264,40 +258,25 @@ impl Tables {
     }
 
     /// What the `x86_64` crate's `OffsetPageTable` says `addr` maps to:
-    /// `Some((phys, size))`, or `None` when it is not mapped.
-    fn oracle(&mut self, addr: u64) -> Option<(u64, PageSize)> {
-        let base = self.mem.base_ptr_mut();
-        // SAFETY: the PML4 is frame 1, a 4096-aligned, initialised frame of
-        // `mem`, which stays borrowed mutably while `pml4` lives. Every
-        // entry the tables hold points inside `mem` (pokes pick frames below
-        // FRAMES, mappings' tables are frames of `mem`, and huge-page leaves
-        // are never followed), and physical address `p` is at `base + p`.
-        let table = unsafe {
-            let pml4 = &mut *base.add(self.cr3.0 as usize).cast::<PageTable>();
-            OffsetPageTable::new(pml4, x86_64::VirtAddr::new(base as u64))
-        };
-        match table.translate(x86_64::VirtAddr::new(addr)) {
-            // A non-zero level-1 entry counts as mapped for the crate, present or not.
-            TranslateResult::Mapped { flags, .. }
-                if !flags.contains(x86_64::structures::paging::PageTableFlags::PRESENT) =>
-            {
-                None
-            }
-            TranslateResult::Mapped { frame, offset, .. } => {
-                let size = match frame {
-                    MappedFrame::Size4KiB(_) => PageSize::Size4K,
-                    MappedFrame::Size2MiB(_) => PageSize::Size2M,
-                    MappedFrame::Size1GiB(_) => PageSize::Size1G,
-                };
-                Some((frame.start_address().as_u64() + offset, size))
-            }
-            TranslateResult::NotMapped => None,
-            TranslateResult::InvalidFrameAddress(a) => panic!("test bug: invalid frame {a:?}"),
+    /// `Some((phys, page bytes))`, or `None` when it is not mapped.
+    fn oracle(&mut self, addr: u64) -> Option<(u64, u64)> {
+        let size = self.mem.size() as usize;
+        // SAFETY: `PhysMem` keeps its `size()` bytes of frames, initialised,
+        // in one block at `base_ptr_mut()`, borrowed mutably (through
+        // `self`) for as long as the slice lives.
+        let memory = unsafe { std::slice::from_raw_parts_mut(self.mem.base_ptr_mut(), size) };
+        // Every table pointer is inside memory (pokes pick frames below
+        // FRAMES, mappings' tables are frames of `mem`), so the crate is
+        // always asked.
+        match oracle::translate(memory, self.cr3.0, addr).expect("the walk stays in memory") {
+            Oracle::Mapped { phys, page_bytes } => Some((phys, page_bytes)),
+            Oracle::NotMapped => None,
         }
     }
 
-    /// Where the model walk leads `addr` (which it must map), and the page size.
-    fn model_phys(&self, addr: u64) -> (u64, PageSize) {
+    /// Where the model walk leads `addr` (which it must map), and the page
+    /// size in bytes.
+    fn model_phys(&self, addr: u64) -> (u64, u64) {
         let mut table = self.cr3.0;
         for level in Level::WALK {
             let shift = 12 + 9 * (u32::from(level.number()) - 1);
@@ -310,7 +289,7 @@ impl Tables {
                 let mask = size.bytes() - 1;
                 return (
                     (entry & 0x000f_ffff_ffff_f000 & !mask) | (addr & mask),
-                    size,
+                    size.bytes(),
                 );
             }
             table = entry & 0x000f_ffff_ffff_f000;
@@ -406,8 +385,8 @@ proptest! {
                         Err(violation) => prop_assert_eq!(got, Err(Fault::Protection { addr: va, violation }), "{:#x} {:?}", addr, access),
                         Ok(()) => {
                             let tr = got.map_err(|f| TestCaseError::fail(format!("{addr:#x} {access:?}: {f:?}")))?;
-                            prop_assert_eq!((tr.phys.0, tr.size), (phys, size), "{:#x}", addr);
-                            prop_assert_eq!(tr.frame.0, phys & !(size.bytes() - 1));
+                            prop_assert_eq!((tr.phys.0, tr.size.bytes()), (phys, size), "{:#x}", addr);
+                            prop_assert_eq!(tr.frame.0, phys & !(size - 1));
                             prop_assert_eq!(tr.flags.bits(), bits, "combined flags at {:#x}", addr);
                         }
                     },
@@ -417,8 +396,8 @@ proptest! {
             // `walk` reads the same entries, one step per level down to the leaf.
             match (walk(&t.mem, t.cr3, va), oracle) {
                 (Ok(w), Some((_, size))) => {
-                    prop_assert_eq!(w.page_size(), size);
-                    let expected_steps = match size { PageSize::Size4K => 4, PageSize::Size2M => 3, PageSize::Size1G => 2 };
+                    prop_assert_eq!(w.page_size().bytes(), size);
+                    let expected_steps = match w.page_size() { PageSize::Size4K => 4, PageSize::Size2M => 3, PageSize::Size1G => 2 };
                     prop_assert_eq!(w.steps().len(), expected_steps);
                     for step in w.steps() {
                         prop_assert_eq!(step.entry.0, t.mem.read_u64(step.entry_addr));

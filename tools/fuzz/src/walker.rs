@@ -11,12 +11,11 @@
 use std::fmt::Write as _;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+use oslings_cases::oracle::{self, Oracle};
 use page_table_walker_solution::{
     Access, AccessKind, Entry, Fault, Flags, Level, PAGE_SIZE, PageSize, PhysAddr, PhysMem,
     Translation, Violation, VirtAddr, translate, walk,
 };
-use x86_64::structures::paging::mapper::{MappedFrame, TranslateResult};
-use x86_64::structures::paging::{OffsetPageTable, PageTable, PageTableFlags, Translate};
 
 use crate::runner::{Tally, panic_message};
 
@@ -214,34 +213,20 @@ fn expected(model: &Model, addr: u64, access: Access) -> Result<Translation, Fau
     }
 }
 
-/// The `x86_64` crate's translation of `addr`: `Some((phys, size))` or
-/// `None` (not mapped). Only for walks the model found inside memory and
-/// without the page-size bit in the PML4 entry (the crate panics on it).
-fn oracle(mem: &mut PhysMem, cr3: u64, addr: u64) -> Option<(u64, PageSize)> {
-    let base = mem.base_ptr_mut();
-    // SAFETY: `cr3` is a frame of `mem` (the caller picks it below
-    // `frame_count`), and frames are 4096-aligned, initialised 4096-byte
-    // blocks, so a `PageTable` may be laid over it; `mem` is borrowed
-    // mutably for as long as the table lives. Physical address `p` lives at
-    // `base + p`, and the walk the crate makes is the model's, which stayed
-    // inside memory.
-    let table = unsafe {
-        let pml4 = &mut *base.add(cr3 as usize).cast::<PageTable>();
-        OffsetPageTable::new(pml4, x86_64::VirtAddr::new(base as u64))
-    };
-    match table.translate(x86_64::VirtAddr::new(addr)) {
-        TranslateResult::Mapped { flags, .. } if !flags.contains(PageTableFlags::PRESENT) => None,
-        TranslateResult::Mapped { frame, offset, .. } => {
-            let size = match frame {
-                MappedFrame::Size4KiB(_) => PageSize::Size4K,
-                MappedFrame::Size2MiB(_) => PageSize::Size2M,
-                MappedFrame::Size1GiB(_) => PageSize::Size1G,
-            };
-            Some((frame.start_address().as_u64() + offset, size))
-        }
-        TranslateResult::NotMapped => None,
-        TranslateResult::InvalidFrameAddress(_) => None,
-    }
+/// The `x86_64` crate's translation of `addr` ([`oracle::translate`]):
+/// `Some(Some((phys, page bytes)))`, `Some(None)` (not mapped), or `None`
+/// when the crate cannot be asked (a table outside memory, the page-size
+/// bit in the PML4 entry, a non-canonical address).
+fn oracle(mem: &mut PhysMem, cr3: u64, addr: u64) -> Option<Option<(u64, u64)>> {
+    let size = mem.size() as usize;
+    // SAFETY: `PhysMem` keeps its `size()` bytes of frames, initialised, in
+    // one block at `base_ptr_mut()`, borrowed mutably (through `mem`) for as
+    // long as the slice lives.
+    let memory = unsafe { std::slice::from_raw_parts_mut(mem.base_ptr_mut(), size) };
+    Some(match oracle::translate(memory, cr3, addr)? {
+        Oracle::Mapped { phys, page_bytes } => Some((phys, page_bytes)),
+        Oracle::NotMapped => None,
+    })
 }
 
 /// Runs `f`, expecting the documented out-of-memory panic when `oom` is set
@@ -309,19 +294,29 @@ pub(crate) fn case(seed: u64, verbose: bool) -> Result<(), String> {
         let fail = |log: &str, message: String| {
             format!("{log}at {addr:#x} (model: {model:?}):\n  {message}")
         };
-        // The x86_64 crate, where it can be asked.
+        // The x86_64 crate, where it can be asked: not where the walk
+        // leaves memory or meets the page-size bit in the PML4 entry.
         let pml4e_huge = path.first().is_some_and(|&(_, _, e)| e & (1 << 7) != 0);
-        if oom.is_none() && model != Model::NonCanonical && !pml4e_huge {
-            SEEN.add(4);
-            let theirs = oracle(&mut mem, cr3, addr);
-            let ours = match model {
-                Model::Mapped { phys, size, .. } => Some((phys.0, size)),
-                _ => None,
-            };
-            if theirs != ours {
+        let askable = oom.is_none() && model != Model::NonCanonical && !pml4e_huge;
+        match (oracle(&mut mem, cr3, addr), askable) {
+            (Some(theirs), true) => {
+                SEEN.add(4);
+                let ours = match model {
+                    Model::Mapped { phys, size, .. } => Some((phys.0, size.bytes())),
+                    _ => None,
+                };
+                if theirs != ours {
+                    return Err(fail(
+                        &log,
+                        format!("test bug: the model says {ours:?}, the x86_64 crate {theirs:?}"),
+                    ));
+                }
+            }
+            (None, false) => {}
+            (answer, _) => {
                 return Err(fail(
                     &log,
-                    format!("test bug: the model says {ours:?}, the x86_64 crate {theirs:?}"),
+                    format!("test bug: askable is {askable}, the oracle answered {answer:?}"),
                 ));
             }
         }

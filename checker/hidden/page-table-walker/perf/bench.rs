@@ -19,7 +19,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use oslings_harness::perf::{Workload, WorkloadResult, run_main};
-use x86_64::structures::paging::{OffsetPageTable, PageTable, Translate};
+use x86_64::structures::paging::Translate;
 
 use crate::{candidate, reference};
 
@@ -149,15 +149,15 @@ fn x86_64_routine<'a>(
     cr3: u64,
     trace: &'a [u64],
 ) -> impl FnMut(u64) + 'a {
-    let base = mem.base_ptr_mut();
-    // SAFETY: `cr3` is a 4096-aligned frame of `mem`, whose frames are
-    // 4096-aligned, initialised 4096-byte blocks: a valid `PageTable`. The
-    // memory is leaked, so it outlives the reference, and nothing writes
-    // to it once the routine exists (the crate only reads).
-    let pml4 = unsafe { &mut *base.add(cr3 as usize).cast::<PageTable>() };
-    // SAFETY: physical address `p` lives at `base + p` for every `p` in
-    // `mem`, and every table pointer in the tables stays inside it.
-    let table = unsafe { OffsetPageTable::new(pml4, x86_64::VirtAddr::new(base as u64)) };
+    let size = mem.size() as usize;
+    // SAFETY: `PhysMem` keeps its `size()` bytes of frames, initialised, in
+    // one block at `base_ptr_mut()`; it is leaked, so the slice may live as
+    // long as the routine, and nothing else uses it from now on.
+    let memory = unsafe { std::slice::from_raw_parts_mut(mem.base_ptr_mut(), size) };
+    // SAFETY: the tables are the reference's `AddressSpace`: every table
+    // pointer stays inside the memory, and no PML4 entry has the page-size
+    // bit.
+    let table = unsafe { oslings_cases::oracle::offset_page_table(memory, cr3) };
     move |iters| {
         for i in 0..iters {
             let addr = trace[i as usize & (TRACE - 1)];

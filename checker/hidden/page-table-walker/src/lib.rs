@@ -6,7 +6,9 @@
 //!   keeps its own model of what it wrote: the expected translation of any
 //!   address, fault and all, computed without reading the simulated memory.
 //! - [`oracle`] is the independent oracle: the `x86_64` crate's
-//!   `OffsetPageTable::translate` over the same simulated memory. The crate
+//!   `OffsetPageTable::translate` over the same simulated memory
+//!   ([`oslings_cases::oracle`], shared with the solution's property tests
+//!   and the fuzzer). The crate
 //!   reports the leaf's flags only, so permissions are checked against the
 //!   model; addresses and page sizes against both.
 //! - [`describe`] and friends word a divergence the way a learner can act on
@@ -23,8 +25,6 @@ use learner::{
     Access, AccessKind, Fault, Flags, Level, Machine, PageSize, PhysAddr, PhysMem, Translation,
     Violation, VirtAddr,
 };
-use x86_64::structures::paging::mapper::{MappedFrame, TranslateResult};
-use x86_64::structures::paging::{OffsetPageTable, PageTable, Translate};
 
 /// Bits 12–51 of an entry (the same mask as the crate's, written out again
 /// so that the tests do not trust the code under test).
@@ -201,67 +201,19 @@ pub fn combine(path: &[u64]) -> u64 {
         | (any & Flags::NO_EXECUTE.bits())
 }
 
-/// What the `x86_64` crate makes of `addr` over the tables at `cr3`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Oracle {
-    /// Mapped: the physical address and the page size (the crate's leaf
-    /// flags are not compared: it reports the leaf only).
-    Mapped {
-        /// The physical address.
-        phys: u64,
-        /// Its page size.
-        size: PageSize,
-    },
-    /// Not mapped (some entry of the walk is not present).
-    NotMapped,
-}
+pub use oslings_cases::oracle::Oracle;
 
-/// The `x86_64` crate's `OffsetPageTable::translate` of `addr` (which must
-/// be canonical) over the page tables at `cr3` in `mem`. No PML4 entry may
-/// have the page-size bit set (the crate panics on it).
-pub fn oracle(mem: &mut PhysMem, cr3: PhysAddr, addr: u64) -> Oracle {
-    let base = mem.base_ptr_mut();
-    assert!(
-        cr3.0 + 4096 <= mem.size() && cr3.0 % 4096 == 0,
-        "test bug: CR3 {cr3} is not a frame of memory"
-    );
-    // SAFETY: `cr3` is a 4096-aligned frame inside the memory (checked
-    // above), every frame of `PhysMem` is a 4096-aligned, initialised
-    // 4096-byte block, so the PML4 is a valid `PageTable` there. The
-    // translation only reads the tables, and nothing else touches the
-    // memory while the reference lives (it ends with this function), and
-    // the pointer comes from `&mut PhysMem`.
-    let pml4 = unsafe { &mut *base.add(cr3.0 as usize).cast::<PageTable>() };
-    // SAFETY: physical address `p` lives at `base + p` for every `p` in the
-    // memory, and the crate only follows table pointers, which the tests
-    // keep inside the memory.
-    let table = unsafe { OffsetPageTable::new(pml4, x86_64::VirtAddr::new(base as u64)) };
-    match table.translate(x86_64::VirtAddr::new(addr)) {
-        TranslateResult::Mapped {
-            frame,
-            offset,
-            flags,
-        } => {
-            // The crate reports a non-zero leaf as mapped even when its
-            // present bit is clear.
-            if !flags.contains(x86_64::structures::paging::PageTableFlags::PRESENT) {
-                return Oracle::NotMapped;
-            }
-            let size = match frame {
-                MappedFrame::Size4KiB(_) => PageSize::Size4K,
-                MappedFrame::Size2MiB(_) => PageSize::Size2M,
-                MappedFrame::Size1GiB(_) => PageSize::Size1G,
-            };
-            Oracle::Mapped {
-                phys: frame.start_address().as_u64() + offset,
-                size,
-            }
-        }
-        TranslateResult::NotMapped => Oracle::NotMapped,
-        TranslateResult::InvalidFrameAddress(addr) => {
-            panic!("test bug: the x86_64 crate found an invalid frame address {addr:?}")
-        }
-    }
+/// The `x86_64` crate's translation of `addr` over the page tables at `cr3`
+/// in `mem` ([`oslings_cases::oracle::translate`]); `None` when the crate
+/// cannot be asked (`addr` not canonical, a table outside memory, the
+/// page-size bit in the PML4 entry).
+pub fn oracle(mem: &mut PhysMem, cr3: PhysAddr, addr: u64) -> Option<Oracle> {
+    let size = usize::try_from(mem.size()).expect("the memory fits the address space");
+    // SAFETY: `PhysMem` keeps its `size()` bytes of frames, initialised, in
+    // one block at `base_ptr_mut()`, borrowed mutably (through `mem`) for
+    // as long as the slice lives.
+    let memory = unsafe { std::slice::from_raw_parts_mut(mem.base_ptr_mut(), size) };
+    oslings_cases::oracle::translate(memory, cr3.0, addr)
 }
 
 /// The shape of the random tables a [`World`] writes.
@@ -521,8 +473,10 @@ impl World {
             let oracle = oracle(&mut self.m.mem, self.cr3, addr);
             let model = self.expect(addr, Access::read());
             let agrees = match (&model, oracle) {
-                (Ok(e), Oracle::Mapped { phys, size }) => e.phys == phys && e.size == size,
-                (Err(Fault::NotPresent { .. }), Oracle::NotMapped) => true,
+                (Ok(e), Some(Oracle::Mapped { phys, page_bytes })) => {
+                    e.phys == phys && e.size.bytes() == page_bytes
+                }
+                (Err(Fault::NotPresent { .. }), Some(Oracle::NotMapped)) => true,
                 _ => false,
             };
             assert!(

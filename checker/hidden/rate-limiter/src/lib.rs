@@ -20,6 +20,7 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use learner::ManualClock;
+use oslings_harness::procs::{State, Thread};
 
 /// How long a test waits for threads to do something a working limiter
 /// lets them do at once, before it calls them stuck.
@@ -531,16 +532,8 @@ pub const DEADLINE: Duration = Duration::from_secs(20);
 /// Whether thread `tid` of this process is asleep in a `futex` wait (the
 /// way a thread blocked on a `Mutex` sleeps), read from `/proc`.
 pub fn asleep_in_futex(tid: libc::pid_t) -> bool {
-    let dir = format!("/proc/self/task/{tid}");
-    let state = std::fs::read_to_string(format!("{dir}/stat"))
-        .ok()
-        .and_then(|stat| {
-            // The state follows the command name, which is in parentheses.
-            let after = stat.rsplit_once(')')?.1.trim_start().chars().next()?;
-            Some(after)
-        });
-    let syscall = std::fs::read_to_string(format!("{dir}/syscall")).unwrap_or_default();
-    state == Some('S') && syscall.split_whitespace().next() == Some(&libc::SYS_futex.to_string())
+    let thread = Thread::own(tid);
+    thread.state() == Some(State::Sleeping) && thread.blocked_in() == Some(libc::SYS_futex)
 }
 
 /// What became of a call run on a helper thread by [`run_beside`].

@@ -15,3 +15,13 @@ mod shared;
 mod token_bucket;
 #[path = "hidden/windows.rs"]
 mod windows;
+
+/// The message of a refused request for everything a limiter holds: `what`
+/// is what the test set up, e.g. `TokenBucket::new(5, 1 per second), new (so
+/// full)`, and `n` how many tokens it holds and were asked for.
+fn all_it_holds_refused(what: &str, n: u64) -> String {
+    format!(
+        "{what}: a request for {n} token(s), all it holds, was refused; exactly n tokens \
+         are enough for a request of n"
+    )
+}

@@ -14,10 +14,13 @@
 
 pub mod cases;
 
+use nix::sys::signal::{Signal, kill};
+use nix::sys::wait::{WaitPidFlag, waitpid};
+use nix::unistd::Pid;
+use oslings_harness::procs::{self, Stat};
+use oslings_harness::pty::{self, CarriageReturns, Missing, Terminal};
 use std::collections::BTreeSet;
-use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::OwnedFd;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -35,74 +38,53 @@ pub const DASH: &str = "/bin/sh";
 /// Makes the test process a child subreaper (once): orphans of the shells
 /// it starts are re-parented to it, so it can reap them.
 pub fn become_subreaper() {
-    // SAFETY: prctl with these arguments only sets a flag of this process.
-    unsafe {
-        libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    let _ = nix::sys::prctl::set_child_subreaper(true);
+}
+
+/// What `/proc/<pid>/stat` says about one process: the harness's [`Stat`],
+/// shown in messages under the name they have always used
+/// (`ProcInfo { pid: 12, comm: "sh", state: 'Z', .. }`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct ProcInfo(pub Stat);
+
+impl std::ops::Deref for ProcInfo {
+    type Target = Stat;
+
+    fn deref(&self) -> &Stat {
+        &self.0
     }
 }
 
-/// What `/proc/<pid>/stat` says about one process.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProcInfo {
-    /// Its pid.
-    pub pid: i32,
-    /// Its command name (at most 15 characters).
-    pub comm: String,
-    /// Its state: R, S, D, Z, T, t, ...
-    pub state: char,
-    /// Its parent's pid.
-    pub ppid: i32,
-    /// Its process group.
-    pub pgrp: i32,
-    /// Its session.
-    pub session: i32,
-    /// The foreground process group of its controlling terminal (-1 if none).
-    pub tpgid: i32,
+impl std::fmt::Debug for ProcInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProcInfo")
+            .field("pid", &self.pid)
+            .field("comm", &self.comm)
+            .field("state", &self.state)
+            .field("ppid", &self.ppid)
+            .field("pgrp", &self.pgrp)
+            .field("session", &self.session)
+            .field("tpgid", &self.tpgid)
+            .finish()
+    }
 }
 
 /// Reads `/proc/<pid>/stat`; `None` if the process is gone.
 pub fn proc_info(pid: i32) -> Option<ProcInfo> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let open = stat.find('(')?;
-    let close = stat.rfind(')')?;
-    let comm = stat[open + 1..close].to_string();
-    let fields: Vec<&str> = stat[close + 2..].split_whitespace().collect();
-    Some(ProcInfo {
-        pid,
-        comm,
-        state: fields.first()?.chars().next()?,
-        ppid: fields.get(1)?.parse().ok()?,
-        pgrp: fields.get(2)?.parse().ok()?,
-        session: fields.get(3)?.parse().ok()?,
-        tpgid: fields.get(5)?.parse().ok()?,
-    })
-}
-
-/// Every process on the machine, as far as `/proc` can be read.
-pub fn all_processes() -> Vec<ProcInfo> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
-        .filter_map(proc_info)
-        .collect()
+    Stat::of(pid).map(ProcInfo)
 }
 
 /// Every process of session `sid` (zombies included).
 pub fn session_members(sid: i32) -> Vec<ProcInfo> {
-    all_processes()
+    procs::session_members(sid)
         .into_iter()
-        .filter(|p| p.session == sid)
+        .map(ProcInfo)
         .collect()
 }
 
 /// The children of `pid` (zombies included).
 pub fn children_of(pid: i32) -> Vec<ProcInfo> {
-    all_processes()
-        .into_iter()
-        .filter(|p| p.ppid == pid)
-        .collect()
+    procs::children_of(pid).into_iter().map(ProcInfo).collect()
 }
 
 /// The children of `pid` once it has had up to a second to wait for them:
@@ -122,35 +104,23 @@ pub fn lingering_children(pid: i32) -> Vec<ProcInfo> {
 /// The system call process `pid` is blocked in, from `/proc/<pid>/syscall`
 /// (`None` if it is running, gone, or the file cannot be read).
 pub fn blocked_in_syscall(pid: i32) -> Option<i64> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/syscall")).ok()?;
-    text.split_whitespace().next()?.parse().ok()
+    procs::blocked_in(pid)
 }
 
 /// The descriptors open in process `pid`, from `/proc/<pid>/fd`.
 pub fn open_fds(pid: i32) -> BTreeSet<i32> {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .map(|entries| {
-            entries
-                .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-                .collect()
-        })
-        .unwrap_or_default()
+    procs::open_fds(pid).into_keys().collect()
 }
 
 /// What a stuck shell was doing, for the message that reports it: its
 /// open descriptors (what each points to: a pipe end kept open is the
 /// usual reason a pipeline never ends) and every process of its session.
 pub fn stuck_shell_report(shell: i32) -> String {
-    let fds: Vec<String> = open_fds(shell)
+    let fds: Vec<String> = procs::open_fds(shell)
         .into_iter()
-        .map(|fd| {
-            let target = std::fs::read_link(format!("/proc/{shell}/fd/{fd}"))
-                .map(|t| t.display().to_string())
-                .unwrap_or_else(|_| "?".to_string());
-            format!("{fd} -> {target}")
-        })
+        .map(|(fd, target)| format!("{fd} -> {target}"))
         .collect();
-    let processes: Vec<String> = session_members(shell)
+    let processes: Vec<String> = procs::session_members(shell)
         .into_iter()
         .map(|p| {
             let role = if p.pid == shell { " (the shell)" } else { "" };
@@ -160,7 +130,7 @@ pub fn stuck_shell_report(shell: i32) -> String {
                 p.comm,
                 p.ppid,
                 p.pgrp,
-                described(Some(p.state))
+                p.state.description()
             )
         })
         .collect();
@@ -179,16 +149,15 @@ pub fn kill_session(sid: i32) -> Vec<ProcInfo> {
     let deadline = Instant::now() + PATIENCE;
     let first = session_members(sid);
     loop {
-        let members = session_members(sid);
+        let members = procs::session_members(sid);
         if members.is_empty() || Instant::now() > deadline {
             return first;
         }
         for member in &members {
-            // SAFETY: kill has no memory-safety preconditions.
-            unsafe { libc::kill(member.pid, libc::SIGKILL) };
+            let pid = Pid::from_raw(member.pid);
+            let _ = kill(pid, Signal::SIGKILL);
             if member.ppid == me {
-                // SAFETY: waitpid on our own child; the status is discarded.
-                unsafe { libc::waitpid(member.pid, std::ptr::null_mut(), libc::WNOHANG) };
+                let _ = waitpid(pid, Some(WaitPidFlag::WNOHANG));
             }
         }
         std::thread::sleep(Duration::from_millis(2));
@@ -220,17 +189,15 @@ impl Session {
     pub fn spawn(command: &mut Command, tty: bool) -> Session {
         become_subreaper();
         // SAFETY: between fork and exec the closure only calls
-        // async-signal-safe functions (setsid, signal, ioctl).
+        // async-signal-safe functions (setsid, sigaction, ioctl).
         unsafe {
             command.pre_exec(move || {
-                if libc::setsid() < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
+                nix::unistd::setsid()?;
                 // Or the comparisons with /bin/sh would depend on whether
                 // this suite was started in the background.
                 oslings_harness::default_signal_dispositions();
-                if tty && libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
-                    return Err(std::io::Error::last_os_error());
+                if tty {
+                    pty::control_stdin()?;
                 }
                 Ok(())
             });
@@ -709,35 +676,9 @@ pub fn poll<T>(patience: Duration, mut condition: impl FnMut() -> Option<T>) -> 
 pub struct Pty {
     /// The shell's session (dropped last: it kills everything).
     pub session: Session,
-    master: File,
-    output: Receiver<Vec<u8>>,
-    /// Everything the terminal showed so far (echoed input included).
-    pub seen: String,
-    /// How much of `seen` the test has already consumed with `expect`.
-    cursor: usize,
+    terminal: Terminal,
     /// The directory the shell runs in.
     pub dir: tempfile::TempDir,
-}
-
-/// Opens a pseudo-terminal: its master and slave sides, both close-on-exec
-/// from the start, so that shells other tests start at the same time (on
-/// other threads) cannot inherit them.
-fn open_pty() -> (OwnedFd, OwnedFd) {
-    use nix::fcntl::{OFlag, open};
-    use nix::sys::stat::Mode;
-    use std::os::fd::FromRawFd;
-    let flags = OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC;
-    let master = nix::pty::posix_openpt(flags).expect("cannot open a pseudo-terminal");
-    nix::pty::grantpt(&master).expect("grantpt");
-    nix::pty::unlockpt(&master).expect("unlockpt");
-    let name = nix::pty::ptsname_r(&master).expect("ptsname");
-    let slave =
-        open(name.as_str(), flags, Mode::empty()).expect("cannot open the terminal's slave");
-    // SAFETY: `into_raw_fd` hands over the only owner of the master's descriptor.
-    let master = unsafe { OwnedFd::from_raw_fd(std::os::fd::IntoRawFd::into_raw_fd(master)) };
-    // SAFETY: `slave` was just opened and nothing else owns it.
-    let slave = unsafe { OwnedFd::from_raw_fd(slave) };
-    (master, slave)
 }
 
 /// The prompt of an interactive `osh`.
@@ -746,25 +687,21 @@ pub const PROMPT: &str = "osh$ ";
 impl Pty {
     /// Starts `program` on a new pseudo-terminal and waits for its first prompt.
     pub fn start(program: &str) -> Pty {
-        let (master, slave) = open_pty();
+        let pty = pty::open().expect("cannot open a pseudo-terminal");
         let dir = scratch_dir();
         let mut command = shell_command(program, dir.path());
-        command
-            .stdin(Stdio::from(slave.try_clone().expect("dup")))
-            .stdout(Stdio::from(slave.try_clone().expect("dup")))
-            .stderr(Stdio::from(slave));
+        pty.connect(&mut command)
+            .expect("cannot give the terminal to the shell");
         let session = Session::spawn(&mut command, true);
         // The command (and with it the test's copies of the slave) is gone
         // once this function returns: only the shell holds the terminal.
         drop(command);
-        let master = File::from(master);
-        let output = drain(master.try_clone().expect("dup of the master"));
+        let terminal = pty
+            .into_terminal(CarriageReturns::Keep)
+            .expect("cannot read the pseudo-terminal");
         let mut pty = Pty {
             session,
-            master,
-            output,
-            seen: String::new(),
-            cursor: 0,
+            terminal,
             dir,
         };
         pty.expect(PROMPT, "the first prompt");
@@ -776,60 +713,50 @@ impl Pty {
         self.session.pid
     }
 
+    /// Everything the terminal showed so far (echoed input included).
+    pub fn seen(&self) -> String {
+        self.terminal.shown()
+    }
+
     /// Types `text` on the terminal.
     pub fn type_text(&mut self, text: &str) {
-        self.master
-            .write_all(text.as_bytes())
-            .and_then(|()| self.master.flush())
+        self.terminal
+            .type_text(text)
             .expect("cannot write to the pseudo-terminal");
     }
 
     /// Waits until `needle` appears in the terminal's output after what was
     /// already consumed; consumes up to its end and returns the text before it.
     pub fn expect(&mut self, needle: &str, what: &str) -> String {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            if let Some(at) = self.seen[self.cursor..].find(needle) {
-                let before = self.seen[self.cursor..self.cursor + at].to_string();
-                self.cursor += at + needle.len();
-                return before;
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.output.recv_timeout(left) {
-                Ok(chunk) => self.seen.push_str(&String::from_utf8_lossy(&chunk)),
-                Err(err) => {
-                    let alive = match err {
-                        // The terminal closes as the shell exits: give the
-                        // exit a moment to be complete.
-                        RecvTimeoutError::Disconnected => {
-                            self.session.wait_exit(Duration::from_millis(500)).is_none()
-                        }
-                        RecvTimeoutError::Timeout => self.session.alive(),
-                    };
-                    let stuck = if alive {
-                        format!("\n{}", stuck_shell_report(self.session.pid))
-                    } else {
-                        String::new()
-                    };
-                    let why = match (err, alive) {
-                        (_, false) => ": the shell has exited (a shell that hands the \
-                                       terminal to a job must ignore SIGTTOU, SIGTTIN and \
-                                       SIGTSTP: without that, taking the terminal back fails \
-                                       and its next read of the terminal ends its input)"
-                            .to_string(),
-                        (RecvTimeoutError::Disconnected, true) => {
-                            ": the terminal closed".to_string()
-                        }
-                        _ => format!(" within {PATIENCE:?}"),
-                    };
-                    panic!(
-                        "{what} (`{}`) never appeared on the terminal{why}; the terminal showed:\n{}{stuck}",
-                        needle.escape_debug(),
-                        indent(&self.seen)
-                    )
-                }
-            }
-        }
+        let missing = match self.terminal.expect(needle, PATIENCE) {
+            Ok(before) => return before,
+            Err(missing) => missing,
+        };
+        let alive = match missing {
+            // The terminal closes as the shell exits: give the exit a moment
+            // to be complete.
+            Missing::Closed => self.session.wait_exit(Duration::from_millis(500)).is_none(),
+            Missing::Timeout => self.session.alive(),
+        };
+        let stuck = if alive {
+            format!("\n{}", stuck_shell_report(self.session.pid))
+        } else {
+            String::new()
+        };
+        let why = match (missing, alive) {
+            (_, false) => ": the shell has exited (a shell that hands the \
+                           terminal to a job must ignore SIGTTOU, SIGTTIN and \
+                           SIGTSTP: without that, taking the terminal back fails \
+                           and its next read of the terminal ends its input)"
+                .to_string(),
+            (Missing::Closed, true) => ": the terminal closed".to_string(),
+            _ => format!(" within {PATIENCE:?}"),
+        };
+        panic!(
+            "{what} (`{}`) never appeared on the terminal{why}; the terminal showed:\n{}{stuck}",
+            needle.escape_debug(),
+            indent(&self.seen())
+        )
     }
 
     /// Types `line` and Enter, then waits for the next prompt; returns what
@@ -841,7 +768,7 @@ impl Pty {
 
     /// The terminal's foreground process group, as the shell's stat shows it.
     pub fn foreground_group(&self) -> Option<i32> {
-        proc_info(self.pid()).map(|p| p.tpgid)
+        Stat::of(self.pid()).map(|p| p.tpgid)
     }
 
     /// Waits until a process named `comm` of this session is running or
@@ -850,13 +777,13 @@ impl Pty {
         poll(PATIENCE, || {
             session_members(self.pid())
                 .into_iter()
-                .find(|p| p.comm == comm && matches!(p.state, 'R' | 'S' | 'D'))
+                .find(|p| p.comm == comm && p.state.is_live())
         })
         .unwrap_or_else(|| {
             panic!(
                 "no `{comm}` process of the shell's session was running after {PATIENCE:?}; \
                  the terminal showed:\n{}",
-                indent(&self.seen)
+                indent(&self.seen())
             )
         })
     }
@@ -864,29 +791,20 @@ impl Pty {
 
 /// The state of process `pid` once it satisfies `wanted` (polled for
 /// [`PATIENCE`]), or its last state otherwise (`None`: gone).
-pub fn wait_state(pid: i32, wanted: impl Fn(Option<char>) -> bool) -> Option<char> {
+pub fn wait_state(pid: i32, wanted: impl Fn(Option<State>) -> bool) -> Option<State> {
     let mut last = None;
     poll(PATIENCE, || {
-        last = proc_info(pid).map(|p| p.state);
+        last = Stat::of(pid).map(|p| p.state);
         wanted(last).then_some(())
     });
     last
 }
 
+/// A process state: the letter of `/proc/<pid>/stat`, named.
+pub use oslings_harness::procs::State;
 /// A process state as the book says it (`/proc`'s letters are not
 /// self-explanatory): `None` is a process that is gone (reaped).
-pub fn described(state: Option<char>) -> &'static str {
-    match state {
-        None => "gone (exited and reaped)",
-        Some('Z') => "exited but not reaped (a zombie)",
-        Some('T') => "stopped (by a signal such as SIGTSTP, SIGTTIN or SIGTTOU)",
-        Some('t') => "stopped by a debugger (traced)",
-        Some('R') => "running",
-        Some('S') => "sleeping (waiting for something)",
-        Some('D') => "sleeping in the kernel (uninterruptible)",
-        Some(_) => "in another state",
-    }
-}
+pub use oslings_harness::procs::described;
 
 /// Writes `contents` to `dir/name`.
 pub fn write_file(dir: &Path, name: &str, contents: &str) -> PathBuf {
@@ -901,9 +819,26 @@ mod tests {
 
     #[test]
     fn process_states_are_said_in_words() {
-        assert_eq!(described(Some('Z')), "exited but not reaped (a zombie)");
-        assert!(described(Some('T')).starts_with("stopped"));
+        assert_eq!(
+            described(Some(State::Zombie)),
+            "exited but not reaped (a zombie)"
+        );
+        assert!(described(Some(State::Stopped)).starts_with("stopped"));
         assert_eq!(described(None), "gone (exited and reaped)");
+    }
+
+    #[test]
+    fn processes_are_shown_as_they_always_were() {
+        let me = proc_info(std::process::id() as i32).unwrap();
+        let shown = format!("{me:?}");
+        assert!(
+            shown.starts_with(&format!("ProcInfo {{ pid: {}, comm: ", me.pid)),
+            "{shown}"
+        );
+        assert!(
+            shown.contains(&format!(", state: '{}', ppid: ", me.state)),
+            "{shown}"
+        );
     }
 
     #[test]

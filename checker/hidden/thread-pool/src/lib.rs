@@ -14,6 +14,7 @@ use std::sync::{Arc, Barrier, Condvar, Mutex, PoisonError, mpsc};
 use std::time::{Duration, Instant};
 
 use learner::ThreadPool;
+use oslings_harness::procs::{self, State, Thread};
 
 /// How long a test waits for something a working pool does at once (a job
 /// running, a worker waking up) before it calls it lost. Generous, because
@@ -28,10 +29,7 @@ pub fn tid() -> i32 {
 
 /// The ids of every thread of this process right now, from `/proc/self/task`.
 pub fn live_threads() -> BTreeSet<i32> {
-    std::fs::read_dir("/proc/self/task")
-        .expect("cannot list /proc/self/task")
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
-        .collect()
+    procs::own_threads()
 }
 
 /// Waits up to `patience` for every thread in `tids` to be gone from
@@ -236,7 +234,7 @@ static LAST_POOL: Mutex<Option<(usize, usize)>> = Mutex::new(None);
 
 /// The threads of this process now.
 fn threads_now() -> usize {
-    std::fs::read_dir("/proc/self/task").map_or(0, Iterator::count)
+    procs::own_threads().len()
 }
 
 /// Makes a pool with `make` and remembers how many threads it started.
@@ -374,13 +372,8 @@ impl Drop for Pinned {
 /// The kernel's scheduling state of thread `tid` of this process (`R`
 /// running, `S` asleep, ...), from `/proc/self/task/<tid>/stat`; `None` once
 /// the thread is gone.
-pub fn thread_state(tid: i32) -> Option<char> {
-    let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
-    stat[stat.rfind(')')? + 1..]
-        .split_whitespace()
-        .next()?
-        .chars()
-        .next()
+pub fn thread_state(tid: i32) -> Option<State> {
+    Thread::own(tid).state()
 }
 
 /// How a thread stands after [`settle`].
@@ -405,7 +398,7 @@ pub fn settle(tid: i32, patience: Duration) -> Settled {
     loop {
         match thread_state(tid) {
             None => return Settled::Gone,
-            Some('S') => asleep_in_a_row += 1,
+            Some(State::Sleeping) => asleep_in_a_row += 1,
             Some(_) => asleep_in_a_row = 0,
         }
         if asleep_in_a_row >= 3 {
@@ -434,21 +427,14 @@ pub fn not_asleep(tids: &BTreeSet<i32>, patience: Duration) -> BTreeSet<i32> {
 /// one or the other, whatever the load (on an idle CPU it burns ticks, on a
 /// busy one it is switched out over and over).
 pub fn activity(tid: i32) -> (u64, u64) {
-    let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat"))
+    let thread = Thread::own(tid);
+    let ticks = thread
+        .cpu_ticks()
         .unwrap_or_else(|e| panic!("cannot read /proc/self/task/{tid}/stat: {e}"));
-    let fields: Vec<&str> = stat[stat.rfind(')').expect("a stat line") + 1..]
-        .split_whitespace()
-        .collect();
-    // utime and stime are fields 14 and 15 (11 and 12 after the name).
-    let ticks = |i: usize| -> u64 { fields[i].parse().expect("a number of clock ticks") };
-    let status = std::fs::read_to_string(format!("/proc/self/task/{tid}/status"))
+    let switches = thread
+        .context_switches()
         .unwrap_or_else(|e| panic!("cannot read /proc/self/task/{tid}/status: {e}"));
-    let switches = status
-        .lines()
-        .filter(|line| line.contains("ctxt_switches:"))
-        .filter_map(|line| line.split_whitespace().nth(1)?.parse::<u64>().ok())
-        .sum();
-    (ticks(11) + ticks(12), switches)
+    (ticks, switches)
 }
 
 /// Starts `f` on a helper thread like [`in_background`], and also returns

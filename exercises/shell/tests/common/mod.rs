@@ -9,9 +9,12 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use oslings_harness::procs::descendants_of;
+use oslings_harness::pty::{self, CarriageReturns, Missing};
 use std::fs;
-use std::io::{self, Read, Write};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::io::{Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
@@ -19,6 +22,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
+
+// What `/proc` says about a process, for the tests (each uses a part).
+#[allow(unused_imports)]
+pub use oslings_harness::procs::{Stat, State, children_of};
 
 /// How long a whole script, or any single wait, may take. Far longer than a
 /// correct shell needs for the tests' scripts, even on a loaded machine.
@@ -325,48 +332,16 @@ impl Drop for Session {
     }
 }
 
-/// The pids of the children of `pid` (from `/proc/PID/task/*/children`).
-pub fn children(pid: i32) -> Vec<i32> {
-    let mut found = Vec::new();
-    let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
-        return found;
-    };
-    for task in tasks.flatten() {
-        let text = fs::read_to_string(task.path().join("children")).unwrap_or_default();
-        found.extend(
-            text.split_whitespace()
-                .filter_map(|p| p.parse::<i32>().ok()),
-        );
-    }
-    found
-}
-
-/// The children, grandchildren, ... of `pid`.
-pub fn descendants(pid: i32) -> Vec<i32> {
-    let mut found = Vec::new();
-    let mut todo = vec![pid];
-    while let Some(next) = todo.pop() {
-        for child in children(next) {
-            if !found.contains(&child) {
-                found.push(child);
-                todo.push(child);
-            }
-        }
-    }
-    found
-}
-
 /// Kills every descendant of `pid` (the test started the shell, so these
 /// are all processes the test started).
 pub fn kill_descendants(pid: i32) {
     for _ in 0..3 {
-        let all = descendants(pid);
+        let all = descendants_of(pid);
         if all.is_empty() {
             return;
         }
         for pid in all {
-            // SAFETY: kill only sends a signal to a process this test started.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
         }
         thread::sleep(Duration::from_millis(10));
     }
@@ -376,7 +351,7 @@ pub fn kill_descendants(pid: i32) {
 /// process group, terminal's foreground group), for failure messages.
 pub fn process_list(shell: i32) -> String {
     let mut text = String::from("  pid comm state pgrp tpgid\n");
-    for pid in std::iter::once(shell).chain(descendants(shell)) {
+    for pid in std::iter::once(shell).chain(descendants_of(shell)) {
         if let Some(s) = Stat::of(pid) {
             text.push_str(&format!(
                 "  {} {} {} {} {}\n",
@@ -385,45 +360,6 @@ pub fn process_list(shell: i32) -> String {
         }
     }
     text
-}
-
-/// What `/proc/PID/stat` says about a process.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Stat {
-    pub pid: i32,
-    pub comm: String,
-    /// R, S, D, Z (zombie), T (stopped), ...
-    pub state: char,
-    pub ppid: i32,
-    pub pgrp: i32,
-    pub session: i32,
-    /// The foreground process group of the process's terminal, or -1.
-    pub tpgid: i32,
-}
-
-impl Stat {
-    /// Parses a line in the format of `/proc/PID/stat`.
-    pub fn parse(line: &str) -> Option<Stat> {
-        let open = line.find('(')?;
-        let close = line.rfind(')')?;
-        let pid = line[..open].trim().parse().ok()?;
-        let comm = line[open + 1..close].to_string();
-        let rest: Vec<&str> = line[close + 1..].split_whitespace().collect();
-        Some(Stat {
-            pid,
-            comm,
-            state: rest.first()?.chars().next()?,
-            ppid: rest.get(1)?.parse().ok()?,
-            pgrp: rest.get(2)?.parse().ok()?,
-            session: rest.get(3)?.parse().ok()?,
-            tpgid: rest.get(5)?.parse().ok()?,
-        })
-    }
-
-    /// Reads `/proc/PID/stat`; `None` once the process is gone (reaped).
-    pub fn of(pid: i32) -> Option<Stat> {
-        Stat::parse(&fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
-    }
 }
 
 /// Polls `condition` until it holds or [`TIMEOUT`] passes; returns whether it held.
@@ -463,11 +399,8 @@ pub fn signal_name(signal: i32) -> &'static str {
 /// is interactive and does job control. Echo is off, so what the test reads
 /// from the terminal is only what the shell and its jobs print.
 pub struct Terminal {
-    master: OwnedFd,
+    terminal: pty::Terminal,
     child: Child,
-    output: String,
-    /// How much of `output` [`Terminal::expect`] has already consumed.
-    seen: usize,
     /// What was typed so far, for failure messages.
     typed: String,
     /// The shell's working directory.
@@ -477,31 +410,17 @@ pub struct Terminal {
 impl Terminal {
     /// Starts `osh` on a new pseudo-terminal and waits for its first prompt.
     pub fn start() -> Terminal {
-        use nix::sys::termios::{LocalFlags, SetArg, tcgetattr, tcsetattr};
         let scratch = Scratch::new();
-        let pty = nix::pty::openpty(None, None).expect("openpty failed");
-        let mut settings = tcgetattr(&pty.slave).expect("tcgetattr on the pty");
-        settings.local_flags &= !(LocalFlags::ECHO | LocalFlags::ECHOCTL);
-        settings.local_flags |= LocalFlags::ISIG | LocalFlags::ICANON;
-        tcsetattr(&pty.slave, SetArg::TCSANOW, &settings).expect("tcsetattr on the pty");
-        let slave = pty.slave;
+        let pty = pty::open().expect("cannot open a pseudo-terminal");
+        pty.without_echo()
+            .expect("cannot turn the terminal's echo off");
         let mut command = osh_command(&scratch.path);
-        command
-            .stdin(Stdio::from(slave.try_clone().unwrap()))
-            .stdout(Stdio::from(slave.try_clone().unwrap()))
-            .stderr(Stdio::from(slave.try_clone().unwrap()));
+        pty.connect(&mut command)
+            .expect("cannot give the terminal to osh");
         // SAFETY: runs in the child between fork and exec; setsid and ioctl
         // are system calls, async-signal-safe.
         unsafe {
-            command.pre_exec(|| {
-                if libc::setsid() < 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                if libc::ioctl(0, libc::TIOCSCTTY as _, 0) < 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                Ok(())
-            });
+            command.pre_exec(pty::lead_session_on_stdin);
         }
         let child = command
             .spawn()
@@ -509,17 +428,12 @@ impl Terminal {
         // Only the shell (and what it starts) may hold the terminal's slave
         // side: once they are all gone, reading the master fails at once.
         drop(command);
-        drop(slave);
-        let flags = nix::fcntl::fcntl(pty.master.as_raw_fd(), nix::fcntl::FcntlArg::F_GETFL)
-            .expect("fcntl");
-        let flags = nix::fcntl::OFlag::from_bits_truncate(flags) | nix::fcntl::OFlag::O_NONBLOCK;
-        nix::fcntl::fcntl(pty.master.as_raw_fd(), nix::fcntl::FcntlArg::F_SETFL(flags))
-            .expect("fcntl");
+        let terminal = pty
+            .into_terminal(CarriageReturns::Drop)
+            .expect("cannot read the pseudo-terminal");
         let mut terminal = Terminal {
-            master: pty.master,
+            terminal,
             child,
-            output: String::new(),
-            seen: 0,
             typed: String::new(),
             scratch,
         };
@@ -535,15 +449,8 @@ impl Terminal {
     /// Types `text` (add `\n` to press Enter).
     pub fn type_text(&mut self, text: &str) {
         self.typed.push_str(text);
-        let mut rest = text.as_bytes();
-        while !rest.is_empty() {
-            match nix::unistd::write(&self.master, rest) {
-                Ok(n) => rest = &rest[n..],
-                Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => {
-                    thread::sleep(Duration::from_millis(5))
-                }
-                Err(e) => self.fail(&format!("cannot type into the terminal: {e}")),
-            }
+        if let Err(e) = self.terminal.type_text(text) {
+            self.fail(&format!("cannot type into the terminal: {e}"));
         }
     }
 
@@ -562,48 +469,17 @@ impl Terminal {
         self.type_text("\x1a");
     }
 
-    /// Reads what the terminal shows for at most `wait`.
-    fn pump(&mut self, wait: Duration) -> bool {
-        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-        let millis = u16::try_from(wait.as_millis()).unwrap_or(u16::MAX);
-        let mut fds = [PollFd::new(self.master.as_fd(), PollFlags::POLLIN)];
-        match poll(&mut fds, PollTimeout::from(millis)) {
-            Ok(0) | Err(_) => return true,
-            Ok(_) => {}
-        }
-        let mut chunk = [0u8; 4096];
-        match nix::unistd::read(self.master.as_raw_fd(), &mut chunk) {
-            Ok(0) => false,
-            Ok(n) => {
-                let text = String::from_utf8_lossy(&chunk[..n]).replace('\r', "");
-                self.output.push_str(&text);
-                true
-            }
-            Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => true,
-            // EIO: every process holding the terminal is gone.
-            Err(_) => false,
-        }
-    }
-
     /// Waits until the terminal shows `needle` (after anything matched
     /// before) and returns what it showed before it.
     pub fn expect(&mut self, needle: &str, why: &str) -> String {
-        let deadline = Instant::now() + TIMEOUT;
-        loop {
-            if let Some(at) = self.output[self.seen..].find(needle) {
-                let before = self.output[self.seen..self.seen + at].to_string();
-                self.seen += at + needle.len();
-                return before;
-            }
-            let open = self.pump(Duration::from_millis(20));
-            if !open {
-                self.fail(&format!(
-                    "waited for {needle:?} on the terminal ({why}), but every process on it \
-                     is gone: did the shell die?"
-                ));
-            }
-            if Instant::now() > deadline {
-                self.fail(&format!("waited 5 s for {needle:?} on the terminal: {why}"));
+        match self.terminal.expect(needle, TIMEOUT) {
+            Ok(before) => before,
+            Err(Missing::Closed) => self.fail(&format!(
+                "waited for {needle:?} on the terminal ({why}), but every process on it \
+                 is gone: did the shell die?"
+            )),
+            Err(Missing::Timeout) => {
+                self.fail(&format!("waited 5 s for {needle:?} on the terminal: {why}"))
             }
         }
     }
@@ -629,7 +505,8 @@ impl Terminal {
         panic!(
             "{why}\n--- typed (\\x03 is Ctrl-C, \\x1a Ctrl-Z) ---\n{:?}\n--- the terminal \
              showed ---\n{}\n--- the shell and its descendants at that moment ---\n{processes}",
-            self.typed, self.output
+            self.typed,
+            self.terminal.shown()
         );
     }
 }

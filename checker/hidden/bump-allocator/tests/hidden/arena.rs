@@ -72,8 +72,8 @@ fn aligns_the_address_not_the_offset() {
                 panic!("Arena::alloc(size 1, align {align}) returned None with plenty of room")
             });
             assert_ne!(
-                addr(block),
-                start + arena.used(),
+                addr(block).hex(),
+                (start + arena.used()).hex(),
                 "Arena::alloc(size 1, align {align}) returned {:#x}, which is where `next` \
                  moved to, the end of the block it handed out: return the block's start \
                  (the aligned `next`), then move `next` past it",

@@ -59,10 +59,10 @@ fn mapped_pages_translate_like_the_x86_64_crate_says() {
         let got = oracle(&mut m.mem, space.cr3(), addr);
         assert_eq!(
             got,
-            Oracle::Mapped {
+            Some(Oracle::Mapped {
                 phys: expected,
-                size: PageSize::Size4K
-            },
+                page_bytes: PageSize::Size4K.bytes()
+            }),
             "after mapping {page:#x} -> {frame} (and 199 other random pages, seed {seed}), the \
              x86_64 crate's translation of {addr:#x} over the same memory disagrees"
         );

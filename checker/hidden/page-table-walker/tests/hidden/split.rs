@@ -3,17 +3,23 @@
 
 use hidden_page_table_walker::canonical;
 use learner::{Fault, Indices, VirtAddr};
-use x86_64::structures::paging::{Page, PageTableIndex};
+use oslings_cases::oracle;
 
+/// The `x86_64` crate's split of `addr`, which must be canonical.
 fn oracle_indices(addr: u64) -> Indices {
-    let a = x86_64::VirtAddr::new(addr);
+    let [pml4, pdpt, pd, pt, offset] = oracle::split(addr).expect("a canonical address");
     Indices {
-        pml4: u16::from(a.p4_index()),
-        pdpt: u16::from(a.p3_index()),
-        pd: u16::from(a.p2_index()),
-        pt: u16::from(a.p1_index()),
-        offset: u16::from(a.page_offset()),
+        pml4,
+        pdpt,
+        pd,
+        pt,
+        offset,
     }
+}
+
+/// The fields of `indices` in the oracle's order.
+fn fields(i: Indices) -> [u16; 5] {
+    [i.pml4, i.pdpt, i.pd, i.pt, i.offset]
 }
 
 fn split_ok(addr: u64) -> Indices {
@@ -103,7 +109,7 @@ fn is_canonical_matches_the_x86_64_crate() {
             _ => rng.u64(0..1 << 17),
         };
         let addr = (high << 47) | rng.u64(0..1 << 47);
-        let expected = x86_64::VirtAddr::try_new(addr).is_ok();
+        let expected = oracle::is_canonical(addr);
         assert_eq!(
             VirtAddr(addr).is_canonical(),
             expected,
@@ -171,13 +177,7 @@ fn from_indices_matches_the_x86_64_crate() {
             pt: rng.u16(0..512),
             offset: rng.u16(0..4096),
         };
-        let page = Page::from_page_table_indices(
-            PageTableIndex::new(indices.pml4),
-            PageTableIndex::new(indices.pdpt),
-            PageTableIndex::new(indices.pd),
-            PageTableIndex::new(indices.pt),
-        );
-        let expected = page.start_address().as_u64() + u64::from(indices.offset);
+        let expected = oracle::from_indices(fields(indices));
         let got = VirtAddr::from_indices(indices);
         assert_eq!(
             got,

@@ -197,5 +197,9 @@ fn the_walk_starts_at_cr3() {
         "translate({addr:#x}) with cr3 = {empty}, an empty PML4 (the same address is mapped \
          under another PML4): the walk starts at the table cr3 points at"
     );
-    assert_eq!(canonical(addr), addr);
+    assert_eq!(
+        canonical(addr),
+        addr,
+        "test bug: the mapped page {addr:#x} is not a canonical address"
+    );
 }

@@ -41,7 +41,10 @@ fn no_sleep_when_the_tokens_are_there() {
     for n in [3, 2, 0] {
         assert_eq!(
             acquire_within(&bucket, n, "SharedTokenBucket::new(5, 1 per second)"),
-            Ok(())
+            Ok(()),
+            "SharedTokenBucket::new(5, 1 per second), new (so full): acquire(3), \
+             acquire(2), acquire(0) find their tokens there, so acquire({n}) must return \
+             Ok at once"
         );
     }
     assert_eq!(
@@ -77,8 +80,21 @@ fn one_sleep_of_exactly_the_shortfall() {
             Arc::clone(&clock),
         ));
         let mut model = BucketModel::new(capacity, tokens, period, 0);
-        assert!(bucket.try_acquire(capacity));
-        assert!(model.request(0, capacity));
+        assert!(
+            bucket.try_acquire(capacity),
+            "{}",
+            crate::all_it_holds_refused(
+                &format!(
+                    "SharedTokenBucket::new({capacity}, {tokens} per {period} ns), new (so full)"
+                ),
+                capacity
+            )
+        );
+        assert!(
+            model.request(0, capacity),
+            "the test's own bucket model refused its first {capacity} tokens: a bug in the \
+             test, not in your code"
+        );
         clock.set(at);
         let expected = model.wait(at, n);
         let what = format!(
@@ -94,7 +110,11 @@ fn one_sleep_of_exactly_the_shortfall() {
         );
         // The tokens were taken and the fraction left over is still there.
         let now = clock.now();
-        assert!(model.request(now, n));
+        assert!(
+            model.request(now, n),
+            "{what}: the test's own bucket model refused the {n} tokens acquired: a bug in \
+             the test, not in your code"
+        );
         let left = model.wait(now, 1);
         clock.advance_nanos(left);
         assert!(
@@ -114,10 +134,16 @@ fn a_long_wait_is_one_sleep_not_a_poll() {
         Rate::new(1, Duration::from_secs(60)),
         Arc::clone(&clock),
     ));
-    assert!(bucket.try_acquire(1));
+    assert!(
+        bucket.try_acquire(1),
+        "{}",
+        crate::all_it_holds_refused("SharedTokenBucket::new(1, 1 per minute), new (so full)", 1)
+    );
     assert_eq!(
         acquire_within(&bucket, 1, "SharedTokenBucket::new(1, 1 per minute)"),
-        Ok(())
+        Ok(()),
+        "SharedTokenBucket::new(1, 1 per minute), emptied: acquire(1) must wait for the \
+         next token, then return Ok (the error is only for more than the capacity)"
     );
     let sleeps = clock.sleeps();
     assert_eq!(
@@ -128,7 +154,11 @@ fn a_long_wait_is_one_sleep_not_a_poll() {
         sleeps.len(),
         &sleeps[..sleeps.len().min(5)]
     );
-    assert_eq!(sleeps[0], 60_000_000_000);
+    assert_eq!(
+        sleeps[0], 60_000_000_000,
+        "SharedTokenBucket::new(1, 1 per minute), emptied at t=0: acquire(1) must sleep \
+         exactly until the next token, 60 s (60,000,000,000 ns)"
+    );
 }
 
 // Catches: sleeping (or looping forever) for a request that can never be granted, or an off-by-one that refuses `n == capacity`.
@@ -140,7 +170,11 @@ fn more_than_the_capacity_is_an_error_at_once() {
         Rate::per_second(1),
         Arc::clone(&clock),
     ));
-    assert!(bucket.try_acquire(4));
+    assert!(
+        bucket.try_acquire(4),
+        "{}",
+        crate::all_it_holds_refused("SharedTokenBucket::new(4, 1 per second), new (so full)", 4)
+    );
     assert_eq!(
         acquire_within(&bucket, 5, "SharedTokenBucket::new(4, ..), empty"),
         Err(AcquireError {
@@ -155,6 +189,8 @@ fn more_than_the_capacity_is_an_error_at_once() {
             requested: u64::MAX,
             capacity: 4
         }),
+        "acquire(u64::MAX) on a bucket of capacity 4 can never be granted: it must return \
+         the error at once, naming the request and the capacity"
     );
     assert_eq!(
         clock.sleeps(),
@@ -216,7 +252,14 @@ fn the_lock_is_released_while_sleeping() {
         Rate::new(1, Duration::from_nanos(1_000)),
         Arc::clone(&clock),
     ));
-    assert!(bucket.try_acquire(2));
+    assert!(
+        bucket.try_acquire(2),
+        "{}",
+        crate::all_it_holds_refused(
+            "SharedTokenBucket::new(2, 1 per 1000 ns), new (so full) at t=0",
+            2
+        )
+    );
     let blocked = Arc::new(Mutex::new(None));
     {
         let (bucket, blocked) = (Arc::downgrade(&bucket), Arc::clone(&blocked));
@@ -232,7 +275,9 @@ fn the_lock_is_released_while_sleeping() {
     }
     assert_eq!(
         acquire_within(&bucket, 1, "SharedTokenBucket::new(2, 1 per 1000 ns)"),
-        Ok(())
+        Ok(()),
+        "SharedTokenBucket::new(2, 1 per 1000 ns), emptied at t=0: acquire(1) must wait \
+         for the next token, then return Ok"
     );
     assert_eq!(
         *blocked.lock().unwrap(),
@@ -252,7 +297,14 @@ fn tokens_taken_during_the_sleep_mean_another_wait() {
         Rate::new(1, Duration::from_nanos(1_000)),
         Arc::clone(&clock),
     ));
-    assert!(bucket.try_acquire(2));
+    assert!(
+        bucket.try_acquire(2),
+        "{}",
+        crate::all_it_holds_refused(
+            "SharedTokenBucket::new(2, 1 per 1000 ns), new (so full) at t=0",
+            2
+        )
+    );
     let stolen = Arc::new(Mutex::new(None));
     {
         let (bucket, stolen) = (Arc::downgrade(&bucket), Arc::clone(&stolen));
@@ -298,11 +350,15 @@ fn waits_on_the_real_clock() {
     let started = Instant::now();
     assert_eq!(
         acquire_within(&bucket, 1, "SharedTokenBucket::new(1, 1 per 5 ms)"),
-        Ok(())
+        Ok(()),
+        "SharedTokenBucket::new(1, 1 per 5 ms) on a MonotonicClock, new (so full): the \
+         first acquire(1) must return Ok at once"
     );
     assert_eq!(
         acquire_within(&bucket, 1, "SharedTokenBucket::new(1, 1 per 5 ms)"),
-        Ok(())
+        Ok(()),
+        "SharedTokenBucket::new(1, 1 per 5 ms) on a MonotonicClock, its only token taken: \
+         the second acquire(1) must wait for the next one, then return Ok"
     );
     let waited = started.elapsed();
     // Only the lower bound is a verdict: the second token cannot exist

@@ -54,6 +54,15 @@ fn limiter(
     )
 }
 
+/// The message of a first request of a key that Redis did not admit: `what`
+/// is the limiter.
+fn fresh_key_refused(what: &str, key: &str, n: u64) -> String {
+    format!(
+        "{what}: key \"{key}\" is new, so its bucket is full: a request of {n}, no more \
+         than it holds, must be admitted"
+    )
+}
+
 /// The test's own connection to the server, to look at what the limiter did.
 struct Inspector(redis::Connection);
 
@@ -193,7 +202,12 @@ fn tokens_come_back_at_the_rate() {
     let server = start_redis();
     let per_token = Duration::from_millis(100);
     let mut limiter = limiter(&server, 2, per_token, OnError::FailOpen);
-    assert_eq!(limiter.try_acquire("k", 2), Decision::Admitted);
+    assert_eq!(
+        limiter.try_acquire("k", 2),
+        Decision::Admitted,
+        "{}",
+        fresh_key_refused("RedisGcra of capacity 2, one token per 100 ms", "k", 2)
+    );
     let wait = match limiter.try_acquire("k", 1) {
         Decision::Refused {
             retry_after: Some(wait),
@@ -442,7 +456,12 @@ fn a_key_expires_when_its_bucket_is_full_again() {
     let mut inspector = Inspector::new(&server);
     let mut limiter = limiter(&server, 5, Duration::from_secs(1), OnError::FailClosed);
     let before = inspector.now_micros();
-    assert_eq!(limiter.try_acquire("expiry", 2), Decision::Admitted);
+    assert_eq!(
+        limiter.try_acquire("expiry", 2),
+        Decision::Admitted,
+        "{}",
+        fresh_key_refused("RedisGcra of capacity 5, one token per second", "expiry", 2)
+    );
     let after = inspector.now_micros();
     let ttl = inspector.pttl("test:expiry");
     let stored = inspector.get("test:expiry");
@@ -480,7 +499,12 @@ fn a_key_expires_when_its_bucket_is_full_again() {
 
     // An idle key vanishes by itself once its bucket is full.
     let mut fast = limiter_with_prefix(&server, "test:", 5, Duration::from_millis(20));
-    assert_eq!(fast.try_acquire("idle", 1), Decision::Admitted);
+    assert_eq!(
+        fast.try_acquire("idle", 1),
+        Decision::Admitted,
+        "{}",
+        fresh_key_refused("RedisGcra of capacity 5, one token per 20 ms", "idle", 1)
+    );
     let start = Instant::now();
     while inspector.exists("test:idle") {
         assert!(
@@ -516,14 +540,20 @@ fn a_refusal_writes_nothing() {
     let server = start_redis();
     let mut inspector = Inspector::new(&server);
     let mut limiter = limiter(&server, 2, HOUR, OnError::FailClosed);
-    assert_eq!(limiter.try_acquire("r", 2), Decision::Admitted);
+    assert_eq!(
+        limiter.try_acquire("r", 2),
+        Decision::Admitted,
+        "{}",
+        fresh_key_refused("RedisGcra of capacity 2, one token per hour", "r", 2)
+    );
     let stored = inspector.get("test:r");
     let ttl = inspector.pttl("test:r");
     for _ in 0..3 {
-        assert!(matches!(
-            limiter.try_acquire("r", 1),
-            Decision::Refused { .. }
-        ));
+        assert!(
+            matches!(limiter.try_acquire("r", 1), Decision::Refused { .. }),
+            "RedisGcra of capacity 2, one token per hour: key \"r\" took both tokens, so a \
+             request of 1 must be refused (Decision::Refused)"
+        );
     }
     assert_eq!(
         inspector.get("test:r"),
@@ -546,14 +576,27 @@ fn one_evalsha_per_decision_and_the_script_is_loaded_once() {
     let server = start_redis();
     let mut inspector = Inspector::new(&server);
     let mut limiter = limiter(&server, 1_000, HOUR, OnError::FailClosed);
-    assert_eq!(limiter.try_acquire("warm-up", 1), Decision::Admitted);
+    assert_eq!(
+        limiter.try_acquire("warm-up", 1),
+        Decision::Admitted,
+        "{}",
+        fresh_key_refused(
+            "RedisGcra of capacity 1000, one token per hour",
+            "warm-up",
+            1
+        )
+    );
     let before = counts(&mut inspector);
     let ping_before = inspector.calls("ping");
     let decisions = 50;
     for i in 0..decisions {
         assert_eq!(
             limiter.try_acquire(&format!("key-{}", i % 5), 1),
-            Decision::Admitted
+            Decision::Admitted,
+            "RedisGcra of capacity 1000, one token per hour: request {} of 1 on key-{} (at \
+             most 10 per key) must be admitted",
+            i + 1,
+            i % 5
         );
     }
     let after = counts(&mut inspector);
@@ -599,7 +642,12 @@ fn a_flushed_script_is_loaded_again_once() {
     let server = start_redis();
     let mut inspector = Inspector::new(&server);
     let mut limiter = limiter(&server, 1_000, HOUR, OnError::FailClosed);
-    assert_eq!(limiter.try_acquire("a", 1), Decision::Admitted);
+    assert_eq!(
+        limiter.try_acquire("a", 1),
+        Decision::Admitted,
+        "{}",
+        fresh_key_refused("RedisGcra of capacity 1000, one token per hour", "a", 1)
+    );
     let _: () = inspector.query(redis::cmd("SCRIPT").arg("FLUSH"));
     let loads = inspector.calls("script|load");
     let decision = limiter.try_acquire("a", 1);
@@ -611,7 +659,12 @@ fn a_flushed_script_is_loaded_again_once() {
          admitted, got {decision:?}"
     );
     for _ in 0..10 {
-        assert_eq!(limiter.try_acquire("a", 1), Decision::Admitted);
+        assert_eq!(
+            limiter.try_acquire("a", 1),
+            Decision::Admitted,
+            "RedisGcra of capacity 1000, one token per hour: after SCRIPT FLUSH and one \
+             reload, every request of 1 on key \"a\" (at most 12 in all) must be admitted"
+        );
     }
     let reloads = inspector.calls("script|load") - loads;
     assert_eq!(
@@ -627,7 +680,12 @@ fn a_flushed_script_is_loaded_again_once() {
 fn a_restarted_redis_is_used_again() {
     let mut server = start_redis();
     let mut limiter = limiter(&server, 1_000, HOUR, OnError::FailClosed);
-    assert_eq!(limiter.try_acquire("a", 1), Decision::Admitted);
+    assert_eq!(
+        limiter.try_acquire("a", 1),
+        Decision::Admitted,
+        "{}",
+        fresh_key_refused("RedisGcra of capacity 1000, one token per hour", "a", 1)
+    );
     server
         .restart()
         .unwrap_or_else(|e| panic!("cannot restart the test's redis-server: {e}"));
@@ -643,7 +701,13 @@ fn a_restarted_redis_is_used_again() {
          broken connection, connect again, and load its script into the new server"
     );
     for _ in 0..5 {
-        assert_eq!(limiter.try_acquire("a", 1), Decision::Admitted);
+        assert_eq!(
+            limiter.try_acquire("a", 1),
+            Decision::Admitted,
+            "RedisGcra of capacity 1000, one token per hour: after Redis restarted, every \
+             request of 1 on key \"a\" (at most 8 in all) must be admitted by the new \
+             server"
+        );
     }
     let loads = inspector.calls("script|load");
     assert_eq!(
@@ -683,8 +747,23 @@ fn a_stopped_redis_fails_open_or_closed_as_the_policy_says() {
     let mut open = limiter(&server, 10, HOUR, OnError::FailOpen);
     let mut closed = limiter(&server, 10, HOUR, OnError::FailClosed);
     let mut never_connected = limiter(&server, 10, HOUR, OnError::FailClosed);
-    assert_eq!(open.try_acquire("k", 1), Decision::Admitted);
-    assert_eq!(closed.try_acquire("k", 1), Decision::Admitted);
+    assert_eq!(
+        open.try_acquire("k", 1),
+        Decision::Admitted,
+        "{}",
+        fresh_key_refused(
+            "RedisGcra of capacity 10, one token per hour, OnError::FailOpen",
+            "k",
+            1
+        )
+    );
+    assert_eq!(
+        closed.try_acquire("k", 1),
+        Decision::Admitted,
+        "RedisGcra of capacity 10, one token per hour, OnError::FailClosed: key \"k\" has \
+         9 tokens left after the FailOpen limiter's request (they share it in Redis), so a \
+         request of 1 must be admitted"
+    );
     server.stop();
     for round in 1..=2 {
         let start = Instant::now();
@@ -720,7 +799,11 @@ fn a_stopped_redis_fails_open_or_closed_as_the_policy_says() {
         "RedisGcra with OnError::FailClosed whose first request comes after Redis \
          stopped: the decision must be FailedClosed(Unreachable(..)), got {decision:?}"
     );
-    assert!(decision.failure().is_some() && !decision.is_admitted());
+    assert!(
+        decision.failure().is_some() && !decision.is_admitted(),
+        "RedisGcra with OnError::FailClosed, Redis stopped: {decision:?} must report its \
+         failure (failure() is Some) and not count as admitted (is_admitted() is false)"
+    );
 }
 
 // Catches: no read/write timeouts (a stuck Redis hangs every request), the
@@ -730,7 +813,12 @@ fn a_stopped_redis_fails_open_or_closed_as_the_policy_says() {
 fn a_frozen_redis_times_out_within_the_deadline() {
     let server = start_redis();
     let mut connected = limiter(&server, 1_000, HOUR, OnError::FailClosed);
-    assert_eq!(connected.try_acquire("k", 1), Decision::Admitted);
+    assert_eq!(
+        connected.try_acquire("k", 1),
+        Decision::Admitted,
+        "{}",
+        fresh_key_refused("RedisGcra of capacity 1000, one token per hour", "k", 1)
+    );
     let mut fresh = limiter(&server, 1_000, HOUR, OnError::FailOpen);
     server.pause();
     let ((decision, connected), elapsed) =
@@ -765,7 +853,12 @@ fn a_frozen_redis_times_out_within_the_deadline() {
         Decision::Admitted,
         "RedisGcra: once Redis answers again, the next request must be decided by it"
     );
-    assert_eq!(fresh.try_acquire("k", 1), Decision::Admitted);
+    assert_eq!(
+        fresh.try_acquire("k", 1),
+        Decision::Admitted,
+        "RedisGcra with OnError::FailOpen whose first request timed out on the frozen \
+         Redis: once Redis answers again, the next request must be decided by it"
+    );
     let after: Option<String> = inspector.get("test:k");
     assert_ne!(
         before, after,
@@ -829,7 +922,12 @@ fn a_pipeline_decides_like_single_requests() {
     let server = start_redis();
     let mut inspector = Inspector::new(&server);
     let mut limiter = limiter(&server, 3, HOUR, OnError::FailClosed);
-    assert_eq!(limiter.try_acquire("warm-up", 1), Decision::Admitted);
+    assert_eq!(
+        limiter.try_acquire("warm-up", 1),
+        Decision::Admitted,
+        "{}",
+        fresh_key_refused("RedisGcra of capacity 3, one token per hour", "warm-up", 1)
+    );
     let before = inspector.calls("evalsha");
     let decisions = limiter.try_acquire_many(&[("p", 2), ("q", 3), ("p", 2), ("p", 1), ("q", 9)]);
     assert_eq!(

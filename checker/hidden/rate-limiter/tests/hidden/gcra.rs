@@ -47,7 +47,11 @@ fn admits_a_burst_of_the_capacity_then_one_per_interval() {
 fn three_per_second_is_exact() {
     let clock = ManualClock::new();
     let gcra = Gcra::new(3, Rate::per_second(3), &clock);
-    assert!(gcra.try_acquire(3));
+    assert!(
+        gcra.try_acquire(3),
+        "{}",
+        crate::all_it_holds_refused("Gcra::new(3, 3 per second), new (so full) at t=0", 3)
+    );
     clock.set(333_333_333);
     assert!(
         !gcra.try_acquire(1),
@@ -61,7 +65,12 @@ fn three_per_second_is_exact() {
         "Gcra::new(3, 3 per second): a token at t=333,333,334 ns"
     );
     clock.set(999_999_999);
-    assert!(gcra.try_acquire(1));
+    assert!(
+        gcra.try_acquire(1),
+        "Gcra::new(3, 3 per second), emptied at t=0, one token taken at t=333,333,334 ns: \
+         the second arrived at t=666,666,667 ns, but a request of 1 at t=999,999,999 ns \
+         was refused"
+    );
     assert!(
         !gcra.try_acquire(1),
         "Gcra::new(3, 3 per second), emptied at t=0, one token taken at t=333,333,334 ns \
@@ -79,7 +88,11 @@ fn three_per_second_is_exact() {
 fn a_long_idle_allows_only_the_capacity() {
     let clock = ManualClock::new();
     let gcra = Gcra::new(5, Rate::per_second(100), &clock);
-    assert!(gcra.try_acquire(5));
+    assert!(
+        gcra.try_acquire(5),
+        "{}",
+        crate::all_it_holds_refused("Gcra::new(5, 100 per second), new (so full) at t=0", 5)
+    );
     clock.advance(Duration::from_secs(3600));
     let mut burst = 0;
     while burst < 1_000 && gcra.try_acquire(1) {
@@ -98,10 +111,22 @@ fn a_long_idle_allows_only_the_capacity() {
 fn a_refusal_changes_nothing() {
     let clock = ManualClock::new();
     let gcra = Gcra::new(2, Rate::new(1, Duration::from_nanos(1_000)), &clock);
-    assert!(gcra.try_acquire(2));
+    assert!(
+        gcra.try_acquire(2),
+        "{}",
+        crate::all_it_holds_refused("Gcra::new(2, 1 per 1000 ns), new (so full) at t=0", 2)
+    );
     for _ in 0..100 {
-        assert!(!gcra.try_acquire(1));
-        assert!(!gcra.try_acquire(2));
+        assert!(
+            !gcra.try_acquire(1),
+            "Gcra::new(2, 1 per 1000 ns), emptied at t=0, clock frozen: a request of 1 was \
+             admitted, but no token has arrived"
+        );
+        assert!(
+            !gcra.try_acquire(2),
+            "Gcra::new(2, 1 per 1000 ns), emptied at t=0, clock frozen: a request of 2 was \
+             admitted, but no token has arrived"
+        );
     }
     clock.set(1_000);
     assert!(
@@ -110,7 +135,11 @@ fn a_refusal_changes_nothing() {
          has still arrived at t=1000 ns. A refusal must leave the TAT alone"
     );
     clock.set(2_000);
-    assert!(gcra.try_acquire(1));
+    assert!(
+        gcra.try_acquire(1),
+        "Gcra::new(2, 1 per 1000 ns), emptied at t=0, refused 200 times, a token taken at \
+         t=1000 ns: the next arrives at t=2000 ns, but a request of 1 then was refused"
+    );
 }
 
 // Catches: `n * emission` overflowing for a huge `n` (a panic, or a wrap to a small cost that is admitted), and admitting more than the capacity at once.
@@ -134,7 +163,11 @@ fn requests_above_the_capacity_are_refused_without_overflow() {
         "Gcra::new(10, ..): after refusing requests above the capacity, the full burst of 10 \
          is still there"
     );
-    assert_eq!(gcra.capacity(), 10);
+    assert_eq!(
+        gcra.capacity(),
+        10,
+        "Gcra::new(10, ..): capacity() must be the capacity it was made with"
+    );
 }
 
 // Catches: converting the clock to ticks with a plain `*` (`now * ticks_per_nano`) or adding the cost to the TAT with a plain `+`: on a clock that has run past the end of 64-bit ticks both overflow, and every request panics.
@@ -145,7 +178,10 @@ fn a_clock_at_the_end_of_its_ticks_refuses_without_panicking() {
     // ticks per nanosecond, so 64 bits of ticks last 213 days of clock.
     let rate = Rate::new(1_000, Duration::from_nanos(999_999_937));
     let gcra = Gcra::new(3, rate, &clock);
-    assert!(gcra.try_acquire(1));
+    assert!(
+        gcra.try_acquire(1),
+        "Gcra::new(3, 1000 per 999,999,937 ns), new (so full) at t=0: a request of 1 was refused"
+    );
     clock.advance(Duration::from_secs(300 * 24 * 3600));
     let burst = catch_quietly(|| {
         let mut admitted = 0;

@@ -14,7 +14,11 @@ fn keys_are_independent() {
     let clock = ManualClock::new();
     let limiter = KeyedLimiter::new(3, Rate::per_second(1), &clock);
     for _ in 0..3 {
-        assert!(limiter.try_acquire(&"alice", 1));
+        assert!(
+            limiter.try_acquire(&"alice", 1),
+            "KeyedLimiter::new(3, 1 per second): a new key starts full, but one of alice's \
+             first 3 requests of 1 was refused"
+        );
     }
     assert!(
         !limiter.try_acquire(&"alice", 1),
@@ -29,7 +33,10 @@ fn keys_are_independent() {
                 i + 1
             );
         }
-        assert!(!limiter.try_acquire(&key, 1));
+        assert!(
+            !limiter.try_acquire(&key, 1),
+            "KeyedLimiter::new(3, 1 per second): {key} took 3, the 4th must be refused"
+        );
     }
 }
 
@@ -71,6 +78,15 @@ fn matches_a_bucket_per_key_on_random_traces() {
     }
 }
 
+/// The message of a refused request of a key the limiter has not seen (or
+/// has forgotten): `what` is the limiter and what the test did before.
+fn new_key_refused(what: &str, key: impl std::fmt::Display, n: u64) -> String {
+    format!(
+        "{what}: key {key} is new, so its bucket is full, but its request of {n} was \
+         refused; every key starts with a full bucket of its own"
+    )
+}
+
 /// Sends `count` distinct keys (from `first` on) one request of `n` each,
 /// moving the clock `step` ns before each.
 fn flood(
@@ -96,8 +112,16 @@ fn a_limited_key_is_never_forgotten() {
     let clock = ManualClock::new();
     // A token every second; the flood below lasts 10 ms in all.
     let limiter = KeyedLimiter::new(5, Rate::per_second(1), &clock);
-    assert!(limiter.try_acquire(&0, 5));
-    assert!(limiter.try_acquire(&1, 1));
+    assert!(
+        limiter.try_acquire(&0, 5),
+        "{}",
+        crate::all_it_holds_refused("KeyedLimiter::new(5, 1 per second), key 0 new (so full)", 5)
+    );
+    assert!(
+        limiter.try_acquire(&1, 1),
+        "{}",
+        new_key_refused("KeyedLimiter::new(5, 1 per second), key 0 emptied", 1, 1)
+    );
     flood(&limiter, &clock, 2, 10_000, 1_000, 5);
     assert!(
         !limiter.try_acquire(&0, 1),
@@ -118,7 +142,11 @@ fn a_limited_key_is_never_forgotten() {
 fn a_partly_used_key_is_not_refilled_by_a_sweep() {
     let clock = ManualClock::new();
     let limiter = KeyedLimiter::new(10, Rate::per_second(1), &clock);
-    assert!(limiter.try_acquire(&0, 9));
+    assert!(
+        limiter.try_acquire(&0, 9),
+        "{}",
+        new_key_refused("KeyedLimiter::new(10, 1 per second)", 0, 9)
+    );
     flood(&limiter, &clock, 1, 5_000, 1_000, 1);
     let swept = limiter.sweep();
     assert!(
@@ -127,7 +155,12 @@ fn a_partly_used_key_is_not_refilled_by_a_sweep() {
          5,000 other keys made one request each within 5 ms (and a sweep forgot {swept}): \
          key 0 holds 1 token, so a request of 2 must be refused"
     );
-    assert!(limiter.try_acquire(&0, 1));
+    assert!(
+        limiter.try_acquire(&0, 1),
+        "KeyedLimiter::new(10, 1 per second): key 0 took 9 of its 10 tokens at t=0, then \
+         5,000 other keys one each: its last token must still be there, but a request of 1 \
+         was refused"
+    );
 }
 
 // Catches: never sweeping, or sweeping only at a huge fixed size: memory grows with every key ever seen.
@@ -139,7 +172,11 @@ fn memory_stays_bounded_under_a_stream_of_new_keys() {
     let mut most = 0;
     for key in 0..50_000_u64 {
         clock.advance_nanos(1_000);
-        assert!(limiter.try_acquire(&key, 1));
+        assert!(
+            limiter.try_acquire(&key, 1),
+            "{}",
+            new_key_refused("KeyedLimiter::new(1, 1 per us)", key, 1)
+        );
         most = most.max(limiter.len());
     }
     assert!(
@@ -158,12 +195,27 @@ fn memory_stays_within_twice_the_limited_keys() {
     // 200 keys stay limited for 1 ms; the stream's keys are full again after 1 us.
     let limiter = KeyedLimiter::new(1_000, Rate::new(1, Duration::from_micros(1)), &clock);
     for key in 0..200_u64 {
-        assert!(limiter.try_acquire(&key, 1_000));
+        assert!(
+            limiter.try_acquire(&key, 1_000),
+            "{}",
+            crate::all_it_holds_refused(
+                &format!("KeyedLimiter::new(1000, 1 per us), key {key} new (so full)"),
+                1_000
+            )
+        );
     }
     let mut most = 0;
     for key in 1_000..1_900_u64 {
         clock.advance_nanos(1_000);
-        assert!(limiter.try_acquire(&key, 1));
+        assert!(
+            limiter.try_acquire(&key, 1),
+            "{}",
+            new_key_refused(
+                "KeyedLimiter::new(1000, 1 per us), 200 keys limited",
+                key,
+                1
+            )
+        );
         most = most.max(limiter.len());
     }
     let bound = 2 * 202 + 1;
@@ -188,9 +240,18 @@ fn sweep_forgets_exactly_the_full_keys_and_counts_them() {
     let limiter = KeyedLimiter::new(10, Rate::new(1, Duration::from_nanos(100)), &clock);
     // Key k takes k tokens at t=0: its bucket is full again at t = 100 * k ns.
     for k in 1..=10_u64 {
-        assert!(limiter.try_acquire(&k, k));
+        assert!(
+            limiter.try_acquire(&k, k),
+            "{}",
+            new_key_refused("KeyedLimiter::new(10, 1 per 100 ns), at t=0", k, k)
+        );
     }
-    assert_eq!(limiter.len(), 10);
+    assert_eq!(
+        limiter.len(),
+        10,
+        "KeyedLimiter::new(10, 1 per 100 ns): keys 1 to 10 each took tokens at t=0 (fewer \
+         than MIN_SWEEP keys: no sweep), so len() must be 10"
+    );
     clock.set(500);
     let swept = limiter.sweep();
     assert_eq!(
@@ -213,8 +274,18 @@ fn sweep_forgets_exactly_the_full_keys_and_counts_them() {
         );
     }
     clock.set(10_000);
-    assert_eq!(limiter.sweep(), 5);
-    assert!(limiter.is_empty());
+    assert_eq!(
+        limiter.sweep(),
+        5,
+        "KeyedLimiter::new(10, 1 per 100 ns), keys 6 to 10 left after the sweep at t=500 \
+         ns: at t=10000 ns all are full again, so sweep() forgets them and returns 5"
+    );
+    assert!(
+        limiter.is_empty(),
+        "KeyedLimiter: sweep() at t=10000 ns forgot every key, so is_empty() must be true, \
+         but len() is {}",
+        limiter.len()
+    );
 }
 
 // Catches: try_acquire sweeping a map of fewer than MIN_SWEEP keys (e.g. `||` for `&&` in the trigger), which the type's docs rule out.
@@ -223,7 +294,11 @@ fn no_sweep_while_fewer_than_min_sweep_keys() {
     let clock = ManualClock::new();
     let limiter = KeyedLimiter::new(1, Rate::per_second(1), &clock);
     for key in 0..MIN_SWEEP as u64 {
-        assert!(limiter.try_acquire(&key, 1));
+        assert!(
+            limiter.try_acquire(&key, 1),
+            "{}",
+            new_key_refused("KeyedLimiter::new(1, 1 per second)", key, 1)
+        );
         assert_eq!(
             limiter.len(),
             key as usize + 1,
@@ -246,17 +321,31 @@ fn the_next_sweep_waits_until_the_map_has_doubled() {
     // MIN_SWEEP keys, all still limited; the next request sweeps (in vain)
     // and leaves MIN_SWEEP keys behind.
     for key in 0..=MIN_SWEEP as u64 {
-        assert!(limiter.try_acquire(&key, 1));
+        assert!(
+            limiter.try_acquire(&key, 1),
+            "{}",
+            new_key_refused("KeyedLimiter::new(1, 1 per second), at t=0", key, 1)
+        );
     }
     let after_first = MIN_SWEEP + 1;
-    assert_eq!(limiter.len(), after_first);
+    assert_eq!(
+        limiter.len(),
+        after_first,
+        "KeyedLimiter::new(1, 1 per second): {after_first} new keys took their token at \
+         t=0, so none is full again and the sweep at MIN_SWEEP = {MIN_SWEEP} keys forgets \
+         none: len() must be {after_first}"
+    );
     // Every key is full again from now on, but the map only grows until it
     // holds twice the MIN_SWEEP keys the sweep left.
     clock.advance(Duration::from_secs(2));
     let mut key = 1_000_u64;
     while limiter.len() < 2 * MIN_SWEEP {
         let before = limiter.len();
-        assert!(limiter.try_acquire(&key, 1));
+        assert!(
+            limiter.try_acquire(&key, 1),
+            "{}",
+            new_key_refused("KeyedLimiter::new(1, 1 per second), at t=2 s", key, 1)
+        );
         assert_eq!(
             limiter.len(),
             before + 1,
@@ -268,7 +357,11 @@ fn the_next_sweep_waits_until_the_map_has_doubled() {
         );
         key += 1;
     }
-    assert!(limiter.try_acquire(&key, 1));
+    assert!(
+        limiter.try_acquire(&key, 1),
+        "{}",
+        new_key_refused("KeyedLimiter::new(1, 1 per second), at t=2 s", key, 1)
+    );
     assert_eq!(
         limiter.len(),
         2 * MIN_SWEEP - after_first + 1,
@@ -288,7 +381,11 @@ fn a_sweep_inside_try_acquire_does_not_deadlock() {
         let limiter = KeyedLimiter::new(1, Rate::new(1, Duration::from_micros(1)), &clock);
         for key in 0..keys {
             clock.advance_nanos(1_000);
-            assert!(limiter.try_acquire(&key, 1));
+            assert!(
+                limiter.try_acquire(&key, 1),
+                "{}",
+                new_key_refused("KeyedLimiter::new(1, 1 per us)", key, 1)
+            );
         }
         limiter.len()
     });
@@ -321,7 +418,15 @@ fn requests_above_the_capacity_are_refused() {
              (more than the capacity) without panicking or overflowing"
         );
     }
-    assert!(limiter.try_acquire(&7_u8, 10));
+    assert!(
+        limiter.try_acquire(&7_u8, 10),
+        "{}",
+        crate::all_it_holds_refused(
+            "KeyedLimiter::new(10, 1 per 2^59 ns), key 7 new (so full), after refusing \
+             requests above the capacity",
+            10
+        )
+    );
 }
 
 // Catches: reading a key's TAT and writing it back under two separate locks, so racing threads spend the same token twice.

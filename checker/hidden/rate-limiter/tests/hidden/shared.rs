@@ -33,7 +33,12 @@ fn racing_threads_take_exactly_the_capacity() {
          per second) at a clock that does not move: {taken} were admitted, but exactly 2000 \
          tokens are there. Check and take under one lock"
     );
-    assert_eq!(bucket.available(), 0);
+    assert_eq!(
+        bucket.available(),
+        0,
+        "SharedTokenBucket::new(2000, 1 per second): 8 threads took all 2000 tokens at a \
+         frozen clock, so available() must be 0"
+    );
 }
 
 // Catches: the same race with requests of different sizes: a bucket overdrawn, or tokens lost.
@@ -97,7 +102,14 @@ fn available_counts_the_whole_tokens_earned() {
     let clock = ManualClock::new();
     let bucket = SharedTokenBucket::new(10, Rate::per_second(3), &clock);
     assert_eq!(bucket.available(), 10, "a new SharedTokenBucket is full");
-    assert!(bucket.try_acquire(10));
+    assert!(
+        bucket.try_acquire(10),
+        "{}",
+        crate::all_it_holds_refused(
+            "SharedTokenBucket::new(10, 3 per second), new (so full) at t=0",
+            10
+        )
+    );
     for (t, expected) in [
         (333_333_333, 0),
         (333_333_334, 1),
@@ -113,7 +125,11 @@ fn available_counts_the_whole_tokens_earned() {
              t={t} ns counts the whole tokens earned (up to the capacity)"
         );
     }
-    assert_eq!(bucket.capacity(), 10);
+    assert_eq!(
+        bucket.capacity(),
+        10,
+        "SharedTokenBucket::new(10, ..): capacity() must be the capacity it was made with"
+    );
 }
 
 // Catches: any divergence from an exact token bucket when used through `&self`.

@@ -40,7 +40,12 @@ fn starts_full_and_gives_out_exactly_the_capacity() {
             "TokenBucket::new({capacity}, 1 per second): after {capacity} tokens were taken \
              and no time passed, the next request must be refused"
         );
-        assert_eq!(bucket.available(), 0);
+        assert_eq!(
+            bucket.available(),
+            0,
+            "TokenBucket::new({capacity}, 1 per second): all {capacity} tokens were taken \
+             and no time passed, so available() must be 0"
+        );
     }
 }
 
@@ -49,7 +54,11 @@ fn starts_full_and_gives_out_exactly_the_capacity() {
 fn a_long_idle_fills_the_bucket_only_to_capacity() {
     let clock = ManualClock::new();
     let mut bucket = TokenBucket::new(10, Rate::per_second(1000), &clock);
-    assert!(bucket.try_acquire(10));
+    assert!(
+        bucket.try_acquire(10),
+        "{}",
+        crate::all_it_holds_refused("TokenBucket::new(10, 1000 per second), new (so full)", 10)
+    );
     clock.advance(Duration::from_secs(3600));
     assert_eq!(
         bucket.available(),
@@ -107,7 +116,11 @@ fn many_small_steps_earn_exactly_what_one_big_step_earns() {
 fn thirds_of_a_second_add_up_exactly() {
     let clock = ManualClock::new();
     let mut bucket = TokenBucket::new(3, Rate::per_second(3), &clock);
-    assert!(bucket.try_acquire(3));
+    assert!(
+        bucket.try_acquire(3),
+        "{}",
+        crate::all_it_holds_refused("TokenBucket::new(3, 3 per second), new (so full) at t=0", 3)
+    );
     for (i, step) in [333_333_333_u64, 333_333_333, 333_333_333]
         .iter()
         .enumerate()
@@ -129,7 +142,14 @@ fn thirds_of_a_second_add_up_exactly() {
         "TokenBucket::new(3, 3 per second), emptied at t=0: at t=1,000,000,000 ns it holds \
          exactly 3 tokens again"
     );
-    assert!(bucket.try_acquire(3));
+    assert!(
+        bucket.try_acquire(3),
+        "{}",
+        crate::all_it_holds_refused(
+            "TokenBucket::new(3, 3 per second), emptied at t=0, refilled to 3 at t=1 s",
+            3
+        )
+    );
     clock.advance_nanos(333_333_334);
     assert!(
         bucket.try_acquire(1),
@@ -148,7 +168,14 @@ fn clock_now(clock: &ManualClock) -> u64 {
 fn partial_progress_towards_a_token_is_kept() {
     let clock = ManualClock::new();
     let mut bucket = TokenBucket::new(2, Rate::new(1, Duration::from_nanos(1_000)), &clock);
-    assert!(bucket.try_acquire(2));
+    assert!(
+        bucket.try_acquire(2),
+        "{}",
+        crate::all_it_holds_refused(
+            "TokenBucket::new(2, 1 per 1000 ns), new (so full) at t=0",
+            2
+        )
+    );
     clock.set(600);
     assert!(
         !bucket.try_acquire(1),
@@ -180,7 +207,14 @@ fn partial_progress_towards_a_token_is_kept() {
 fn a_clock_that_goes_back_adds_nothing() {
     let clock = ManualClock::at(10_000);
     let mut bucket = TokenBucket::new(5, Rate::new(1, Duration::from_nanos(1_000)), &clock);
-    assert!(bucket.try_acquire(5));
+    assert!(
+        bucket.try_acquire(5),
+        "{}",
+        crate::all_it_holds_refused(
+            "TokenBucket::new(5, 1 per 1000 ns), new (so full) at t=10000 ns",
+            5
+        )
+    );
     clock.set(4_000);
     let refused = catch_quietly(|| (bucket.try_acquire(1), bucket.available()));
     match refused {
@@ -218,7 +252,10 @@ fn a_clock_that_goes_back_adds_nothing() {
 fn a_refused_request_takes_nothing() {
     let clock = ManualClock::new();
     let mut bucket = TokenBucket::new(5, Rate::per_second(1), &clock);
-    assert!(bucket.try_acquire(2));
+    assert!(
+        bucket.try_acquire(2),
+        "TokenBucket::new(5, 1 per second), new (so full): a request of 2 was refused"
+    );
     assert!(
         !bucket.try_acquire(4),
         "TokenBucket::new(5, ..) holding 3: a request of 4 must be refused"
@@ -232,12 +269,24 @@ fn a_refused_request_takes_nothing() {
         !bucket.try_acquire(6),
         "TokenBucket::new(5, ..): a request above the capacity can never be granted"
     );
-    assert!(bucket.try_acquire(3));
+    assert!(
+        bucket.try_acquire(3),
+        "{}",
+        crate::all_it_holds_refused(
+            "TokenBucket::new(5, 1 per second) holding 3 (2 taken; 4 and 6 refused)",
+            3
+        )
+    );
     assert!(
         bucket.try_acquire(0),
         "TokenBucket::new(5, ..), empty: a request of zero tokens always succeeds"
     );
-    assert_eq!(bucket.available(), 0);
+    assert_eq!(
+        bucket.available(),
+        0,
+        "TokenBucket::new(5, 1 per second): 2 then 3 tokens were taken and no time passed, \
+         so available() must be 0"
+    );
 }
 
 // Catches: multiplying elapsed nanoseconds by the rate in 64 bits (it overflows after a long idle at a fast rate).
@@ -251,7 +300,14 @@ fn a_long_idle_at_a_fast_rate_does_not_overflow() {
         Rate::new(1_000_000, Duration::from_nanos(1)),
         &clock,
     );
-    assert!(bucket.try_acquire(capacity));
+    assert!(
+        bucket.try_acquire(capacity),
+        "{}",
+        crate::all_it_holds_refused(
+            &format!("TokenBucket::new({capacity}, 1,000,000 per ns), new (so full)"),
+            capacity
+        )
+    );
     // 30 days: 2.6e15 ns times 1e6 units per ns does not fit in 64 bits.
     clock.advance(Duration::from_secs(30 * 24 * 3600));
     let available = catch_quietly(|| bucket.available());

@@ -61,9 +61,17 @@ fn log_matches_the_definition_on_random_traces() {
 fn log_entries_leave_exactly_one_window_later() {
     let clock = ManualClock::at(500);
     let mut log = SlidingWindowLog::new(2, Duration::from_nanos(100), &clock);
-    assert!(log.try_acquire());
+    assert!(
+        log.try_acquire(),
+        "SlidingWindowLog::new(2, 100 ns), nothing logged: the first request, at t=500 ns, \
+         was refused"
+    );
     clock.set(550);
-    assert!(log.try_acquire());
+    assert!(
+        log.try_acquire(),
+        "SlidingWindowLog::new(2, 100 ns), one admitted at t=500 ns: a second at t=550 ns \
+         is within the limit of 2, but was refused"
+    );
     assert!(
         !log.try_acquire(),
         "SlidingWindowLog::new(2, 100 ns): a third request at t=550 ns"
@@ -80,7 +88,11 @@ fn log_entries_leave_exactly_one_window_later() {
         "SlidingWindowLog::new(2, 100 ns), admitted at t=500 and 550 ns: at t=600 ns the \
          window is (500, 600], so the request at t=500 ns has left it"
     );
-    assert!(!log.try_acquire());
+    assert!(
+        !log.try_acquire(),
+        "SlidingWindowLog::new(2, 100 ns), admitted at t=550 and 600 ns: another request \
+         at t=600 ns would make 3 in the window (500, 600], so it must be refused"
+    );
 }
 
 // Catches: a log that never drops old times (or records refused requests too), so its memory grows without bound.
@@ -149,9 +161,17 @@ fn log_in_the_clocks_first_window_does_not_underflow() {
 fn log_survives_a_clock_stepping_back() {
     let clock = ManualClock::at(1_000);
     let mut log = SlidingWindowLog::new(2, Duration::from_nanos(100), &clock);
-    assert!(log.try_acquire());
+    assert!(
+        log.try_acquire(),
+        "SlidingWindowLog::new(2, 100 ns), nothing logged: the first request, at t=1000 \
+         ns, was refused"
+    );
     clock.set(1_050);
-    assert!(log.try_acquire());
+    assert!(
+        log.try_acquire(),
+        "SlidingWindowLog::new(2, 100 ns), one admitted at t=1000 ns: a second at t=1050 \
+         ns is within the limit of 2, but was refused"
+    );
     clock.set(990);
     match catch_quietly(|| log.try_acquire()) {
         Err(why) => panic!(
@@ -172,7 +192,12 @@ fn log_survives_a_clock_stepping_back() {
         "SlidingWindowLog::new(2, 100 ns), admitted at t=1000 and 1050 ns: at t=1100 ns the \
          time 1000 has left the window, whatever the clock read in between"
     );
-    assert!(log.stored() <= 2);
+    assert!(
+        log.stored() <= 2,
+        "SlidingWindowLog::new(2, 100 ns) holds {} times after the clock stepped back: it \
+         must never hold more than its limit, 2",
+        log.stored()
+    );
 }
 
 // Catches: any divergence from the documented estimate `previous * (window - elapsed) + current * window < limit * window`.
@@ -266,7 +291,12 @@ fn counter_idle_for_two_windows_starts_from_zero() {
     let clock = ManualClock::new();
     let mut counter = SlidingWindowCounter::new(10, Duration::from_nanos(100), &clock);
     clock.set(90);
-    assert_eq!(burst(&mut counter), 10);
+    assert_eq!(
+        burst(&mut counter),
+        10,
+        "SlidingWindowCounter::new(10, 100 ns), nothing counted yet: a burst at t=90 ns \
+         must admit exactly its limit, 10"
+    );
     clock.set(200);
     assert_eq!(
         burst(&mut counter),

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use hidden_shell::{
-    Compare, Driver, PATIENCE, children_of, lingering_children, poll, proc_info, same_as_dash,
-    session_members,
+    Compare, Driver, PATIENCE, State, children_of, lingering_children, poll, proc_info,
+    same_as_dash, session_members,
 };
 
 use crate::OSH;
@@ -23,7 +23,7 @@ fn child_named(shell: &Driver, comm: &str) -> i32 {
 /// Waits until process `pid` has exited (is a zombie or gone).
 fn wait_until_exited(pid: i32) {
     poll(PATIENCE, || {
-        matches!(proc_info(pid).map(|p| p.state), None | Some('Z')).then_some(())
+        matches!(proc_info(pid).map(|p| p.state), None | Some(State::Zombie)).then_some(())
     })
     .unwrap_or_else(|| panic!("process {pid} did not exit"));
 }
@@ -54,7 +54,7 @@ fn finished_jobs_are_reaped() {
     shell.run("true");
     let zombies: Vec<_> = lingering_children(shell.pid())
         .into_iter()
-        .filter(|c| c.state == 'Z')
+        .filter(|c| c.state == State::Zombie)
         .collect();
     assert!(
         zombies.is_empty(),
@@ -79,7 +79,7 @@ fn many_jobs_are_all_reaped() {
         let children = children_of(shell.pid());
         children
             .iter()
-            .all(|c| c.state == 'Z')
+            .all(|c| c.state == State::Zombie)
             .then_some(children.len())
     });
     assert!(
@@ -117,7 +117,10 @@ fn a_background_pipeline_is_reaped_whole() {
     shell.run("true | sh -c 'exit 3' | true &");
     let ended = poll(PATIENCE, || {
         let children = children_of(shell.pid());
-        children.iter().all(|c| c.state == 'Z').then_some(())
+        children
+            .iter()
+            .all(|c| c.state == State::Zombie)
+            .then_some(())
     });
     assert!(
         ended.is_some(),
@@ -185,7 +188,7 @@ fn jobs_lists_running_jobs() {
     poll(PATIENCE, || {
         let live: Vec<_> = children_of(shell.pid())
             .into_iter()
-            .filter(|c| c.state != 'Z')
+            .filter(|c| c.state != State::Zombie)
             .collect();
         (live.len() == 1 && live[0].comm == "sleep").then_some(())
     })
@@ -238,7 +241,7 @@ fn a_job_left_running_is_cleaned_up() {
     drop(shell);
     let left = session_members(session);
     assert!(
-        left.is_empty() && proc_info(sleeper).is_none_or(|p| p.state == 'Z'),
+        left.is_empty() && proc_info(sleeper).is_none_or(|p| p.state == State::Zombie),
         "processes of the shell's session survived the end of the test: {left:?}"
     );
 }

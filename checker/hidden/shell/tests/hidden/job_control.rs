@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use hidden_shell::{
-    Compare, PATIENCE, PROMPT, Pty, described, indent, poll, proc_info, same_as_dash,
+    Compare, PATIENCE, PROMPT, Pty, State, described, indent, poll, proc_info, same_as_dash,
     session_members, wait_state,
 };
 
@@ -109,7 +109,7 @@ fn start_pipeline_in_one_group(pty: &mut Pty, line: &str) -> (i32, i32) {
     ptrace(libc::PTRACE_DETACH, shell, 0);
     // The second child runs alone until it has become `sleep`.
     let exec = poll(PATIENCE, || {
-        proc_info(second).filter(|p| p.comm == "sleep" || p.state == 'Z')
+        proc_info(second).filter(|p| p.comm == "sleep" || p.state == State::Zombie)
     });
     if !vfork {
         ptrace(libc::PTRACE_DETACH, first, 0);
@@ -118,7 +118,7 @@ fn start_pipeline_in_one_group(pty: &mut Pty, line: &str) -> (i32, i32) {
         panic!(
             "the second process of `{line}` did not start `sleep` within {PATIENCE:?}; the \
              terminal showed:\n{}",
-            indent(&pty.seen)
+            indent(&pty.seen())
         )
     });
     let group = second_info.pgrp;
@@ -144,8 +144,8 @@ fn start_pipeline_in_one_group(pty: &mut Pty, line: &str) -> (i32, i32) {
             && a.pgrp == first
             && b.pgrp == first
             && a.tpgid == first
-            && matches!(a.state, 'S' | 'R')
-            && matches!(b.state, 'S' | 'R'))
+            && matches!(a.state, State::Sleeping | State::Running)
+            && matches!(b.state, State::Sleeping | State::Running))
         .then_some(())
     });
     assert!(
@@ -184,11 +184,20 @@ fn foreground_sleep(pty: &mut Pty) -> i32 {
 /// Types Ctrl-Z and asserts that the foreground `sleep` stops and the shell prompts again.
 fn stop_with_ctrl_z(pty: &mut Pty, sleep: i32) {
     pty.type_text("\x1a");
-    let state = wait_state(sleep, |s| s == Some('T'));
+    let state = wait_state(sleep, |s| s == Some(State::Stopped));
+    let shell = proc_info(pty.pid()).map(|p| p.state);
+    let why = match shell {
+        Some(State::Stopped | State::Zombie) | None => {
+            ": taking the terminal back (tcsetpgrp) from a background group sends the \
+             shell SIGTTOU, which stops it unless it ignores SIGTTOU"
+        }
+        _ => "",
+    };
     assert_eq!(
         described(state),
-        described(Some('T')),
-        "Ctrl-Z should stop the foreground `sleep 100`"
+        described(Some(State::Stopped)),
+        "Ctrl-Z should stop the foreground `sleep 100`; the shell itself is {}{why}",
+        described(shell)
     );
     pty.expect(
         "osh$ ",
@@ -202,10 +211,10 @@ fn ctrl_c_kills_the_foreground_job_not_the_shell() {
     let mut pty = Pty::start(OSH);
     let sleep = foreground_sleep(&mut pty);
     pty.type_text("\x03");
-    let state = wait_state(sleep, |s| matches!(s, None | Some('Z')));
+    let state = wait_state(sleep, |s| matches!(s, None | Some(State::Zombie)));
     let shown = described(state);
     assert!(
-        matches!(state, None | Some('Z')),
+        matches!(state, None | Some(State::Zombie)),
         "Ctrl-C should kill the foreground `sleep 100` (state now {shown})"
     );
     pty.expect("osh$ ", "a new prompt after Ctrl-C");
@@ -269,17 +278,17 @@ fn ctrl_c_spares_background_jobs() {
     })
     .expect("the foreground `sleep 200` did not start, or never got the terminal");
     pty.type_text("\x03");
-    let state = wait_state(foreground.pid, |s| matches!(s, None | Some('Z')));
+    let state = wait_state(foreground.pid, |s| matches!(s, None | Some(State::Zombie)));
     let shown = described(state);
     assert!(
-        matches!(state, None | Some('Z')),
+        matches!(state, None | Some(State::Zombie)),
         "Ctrl-C should kill the foreground `sleep 200` (its state is {shown})"
     );
     pty.expect("osh$ ", "a new prompt after Ctrl-C");
     let state = proc_info(background).map(|p| p.state);
     let shown = described(state);
     assert!(
-        matches!(state, Some('S' | 'R')),
+        matches!(state, Some(State::Sleeping | State::Running)),
         "Ctrl-C during a foreground job also killed the background job `sleep 100 &` (its \
          state is {shown}): each job needs a process group of its own"
     );
@@ -291,11 +300,20 @@ fn ctrl_z_stops_the_job_and_returns_to_the_prompt() {
     let mut pty = Pty::start(OSH);
     let sleep = foreground_sleep(&mut pty);
     pty.type_text("\x1a");
-    let state = wait_state(sleep, |s| s == Some('T'));
+    let state = wait_state(sleep, |s| s == Some(State::Stopped));
+    let shell = proc_info(pty.pid()).map(|p| p.state);
+    let why = match shell {
+        Some(State::Stopped | State::Zombie) | None => {
+            ": taking the terminal back (tcsetpgrp) from a background group sends the \
+             shell SIGTTOU, which stops it unless it ignores SIGTTOU"
+        }
+        _ => "",
+    };
     assert_eq!(
         described(state),
-        described(Some('T')),
-        "Ctrl-Z should stop the foreground `sleep 100`"
+        described(Some(State::Stopped)),
+        "Ctrl-Z should stop the foreground `sleep 100`; the shell itself is {}{why}",
+        described(shell)
     );
     pty.expect(
         "osh$ ",
@@ -320,10 +338,12 @@ fn fg_brings_a_stopped_job_back() {
     let sleep = foreground_sleep(&mut pty);
     stop_with_ctrl_z(&mut pty, sleep);
     pty.type_text("fg\n");
-    let state = wait_state(sleep, |s| matches!(s, Some('S' | 'R')));
+    let state = wait_state(sleep, |s| {
+        matches!(s, Some(State::Sleeping | State::Running))
+    });
     let shown = described(state);
     assert!(
-        matches!(state, Some('S' | 'R')),
+        matches!(state, Some(State::Sleeping | State::Running)),
         "`fg` should continue the stopped job (SIGCONT); its state is {shown}"
     );
     let owner = hidden_shell::poll(hidden_shell::PATIENCE, || {
@@ -355,10 +375,12 @@ fn bg_continues_a_stopped_job_in_the_background() {
     let sleep = foreground_sleep(&mut pty);
     stop_with_ctrl_z(&mut pty, sleep);
     pty.run("bg");
-    let state = wait_state(sleep, |s| matches!(s, Some('S' | 'R')));
+    let state = wait_state(sleep, |s| {
+        matches!(s, Some(State::Sleeping | State::Running))
+    });
     let shown = described(state);
     assert!(
-        matches!(state, Some('S' | 'R')),
+        matches!(state, Some(State::Sleeping | State::Running)),
         "`bg` should continue the stopped job; its state is {shown}"
     );
     let jobs = pty.run("jobs");
@@ -416,10 +438,10 @@ fn every_process_of_a_pipeline_joins_the_jobs_group() {
     let (first, second) = start_pipeline_in_one_group(&mut pty, "sleep 100 | sleep 200");
     pty.type_text("\x03");
     for (pid, which) in [(first, "first"), (second, "second")] {
-        let state = wait_state(pid, |s| matches!(s, None | Some('Z')));
+        let state = wait_state(pid, |s| matches!(s, None | Some(State::Zombie)));
         let shown = described(state);
         assert!(
-            matches!(state, None | Some('Z')),
+            matches!(state, None | Some(State::Zombie)),
             "Ctrl-C should kill both processes of the foreground pipeline `sleep 100 | sleep \
              200`; the {which} one is still there (state {shown})"
         );
@@ -475,11 +497,11 @@ fn bg_continues_every_process_of_a_pipeline() {
 fn stop_pipeline_with_ctrl_z(pty: &mut Pty, first: i32, second: i32) {
     pty.type_text("\x1a");
     for (pid, which) in [(first, "first"), (second, "second")] {
-        let state = wait_state(pid, |s| s == Some('T'));
+        let state = wait_state(pid, |s| s == Some(State::Stopped));
         let shown = described(state);
         assert_eq!(
             described(state),
-            described(Some('T')),
+            described(Some(State::Stopped)),
             "Ctrl-Z should stop both processes of `sleep 100 | sleep 200`; the {which} one's \
              state is {shown}"
         );
@@ -492,10 +514,10 @@ fn stop_pipeline_with_ctrl_z(pty: &mut Pty, first: i32, second: i32) {
 #[track_caller]
 fn assert_continued_by(command: &str, first: i32, second: i32) {
     for (pid, which) in [(first, "first"), (second, "second")] {
-        let state = wait_state(pid, |s| matches!(s, Some('S' | 'R')));
+        let state = wait_state(pid, |s| matches!(s, Some(State::Sleeping | State::Running)));
         let shown = described(state);
         assert!(
-            matches!(state, Some('S' | 'R')),
+            matches!(state, Some(State::Sleeping | State::Running)),
             "`{command}` should continue every process of the stopped pipeline `sleep 100 | sleep \
              200`, but the {which} one is still stopped (state {shown}): send SIGCONT to the \
              whole process group with killpg(pgid, SIGCONT); kill(pgid, SIGCONT) reaches only \

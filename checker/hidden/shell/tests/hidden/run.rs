@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use hidden_shell::{Compare, Driver, lingering_children, run_script, same_as_dash};
+use hidden_shell::{Compare, Driver, State, lingering_children, run_script, same_as_dash};
 
 use crate::OSH;
 
@@ -139,7 +139,12 @@ fn a_flood_of_output_passes_through() {
         Compare::ALL,
         "a program writes 1.3 MB straight to the shell's standard output",
     );
-    assert_eq!(osh.stdout.lines().count(), 200_001);
+    assert_eq!(
+        osh.stdout.lines().count(),
+        200_001,
+        "`seq 1 200000` then `echo end` should print 200,001 lines on the shell's standard \
+         output"
+    );
 }
 
 // Catches: a shell that does not block in waitpid while its command runs (it reads and runs the next line at once).
@@ -156,7 +161,7 @@ fn a_command_that_never_exits_holds_the_shell() {
     let waiting = hidden_shell::poll(hidden_shell::PATIENCE, || {
         let live: Vec<_> = hidden_shell::children_of(pid)
             .into_iter()
-            .filter(|c| c.state != 'Z')
+            .filter(|c| c.state != State::Zombie)
             .collect();
         let call = hidden_shell::blocked_in_syscall(pid)?;
         (live.len() == 1 && live[0].comm == "sleep" && call != libc::SYS_read).then_some(call)

@@ -1,0 +1,1 @@
+oslings_harness::perf_main!();

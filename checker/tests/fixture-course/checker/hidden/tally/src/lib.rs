@@ -1,0 +1,2 @@
+//! The tally's hidden suite has no shared helpers: its tests are in
+//! `tests/hidden/<stage>.rs`.

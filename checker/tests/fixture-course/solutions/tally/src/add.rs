@@ -1,0 +1,6 @@
+//! Stage 1: adding.
+
+/// `a + b`.
+pub fn add(a: u64, b: u64) -> u64 {
+    a + b
+}
