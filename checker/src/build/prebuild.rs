@@ -12,15 +12,6 @@ use nix::unistd::Pid;
 use crate::build::compile::{self, Build};
 use crate::report::model::ExerciseReport;
 
-/// How much of the machine a build ahead may take.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Priority {
-    /// As much as the grading it overlaps: it will be waited for.
-    Foreground,
-    /// What is left over (nice 10): nobody is waiting for it yet.
-    Background,
-}
-
 /// A `cargo build --profile perf` of the benchmark binary, running.
 #[derive(Debug)]
 pub struct Prebuild {
@@ -29,9 +20,11 @@ pub struct Prebuild {
 
 impl Prebuild {
     /// Starts the build if `last`, the previous grading of the exercise,
-    /// says it will soon be needed: in the foreground when every stage
-    /// passed (this grading will likely measure), in the background when
-    /// only the last stage failed and `background` allows it.
+    /// says it will soon be needed: when every stage passed (this grading
+    /// will likely measure), or when only the last stage failed and
+    /// `background` allows it. Either way at a low priority: this
+    /// grading's tests come first, and their verdict is shown while the
+    /// benchmark is still being built.
     pub fn ahead_of(last: &ExerciseReport, build: Build<'_>, background: bool) -> Option<Prebuild> {
         if last.compile_error.is_some() {
             return None;
@@ -43,29 +36,26 @@ impl Prebuild {
             .map(|s| s.number)
             .collect();
         match failing.as_slice() {
-            [] => Prebuild::start(build, Priority::Foreground),
-            [only] if *only == last.stages.len() && background => {
-                Prebuild::start(build, Priority::Background)
-            }
+            [] => Prebuild::start(build),
+            [only] if *only == last.stages.len() && background => Prebuild::start(build),
             _ => None,
         }
     }
 
     /// Starts the build (best effort: `None` when cargo cannot be started,
     /// and the benchmark is then built when it is needed, as before).
-    pub fn start(build: Build<'_>, priority: Priority) -> Option<Prebuild> {
+    pub fn start(build: Build<'_>) -> Option<Prebuild> {
         let mut command = compile::perf_build_command(build).ok()?;
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
-        if priority == Priority::Background {
-            // SAFETY: the closure runs in the child between fork and exec
-            // and only makes the setpriority system call, which is
-            // async-signal-safe; it touches no memory of the parent.
-            unsafe {
-                std::os::unix::process::CommandExt::pre_exec(&mut command, || {
-                    libc::setpriority(libc::PRIO_PROCESS, 0, 10);
-                    Ok(())
-                });
-            }
+        // SAFETY: the closure runs in the child between fork and exec and
+        // only makes the setpriority system call (nice 10: what the grading
+        // leaves over), which is async-signal-safe; it touches no memory of
+        // the parent.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut command, || {
+                libc::setpriority(libc::PRIO_PROCESS, 0, 10);
+                Ok(())
+            });
         }
         command.spawn().ok().map(|child| Prebuild { child })
     }

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use crate::build::cargo_toml::read_toml;
 use crate::build::compile::{self, Built, CompileFailure, Failed};
-use crate::build::prebuild::{Prebuild, Priority};
+use crate::build::prebuild::Prebuild;
 use crate::build::scratch::{self, Subject};
 use crate::build::seal;
 use crate::course::manifest::{Exercise, PerfStage};
@@ -572,7 +572,7 @@ impl Grader {
             }
             Some(prebuild) => prebuild.set_aside(self.build_ahead),
             None if self.build_ahead && exercise.perf.is_some() && stages::on_the_last(runs) => {
-                if let Some(prebuild) = Prebuild::start(build, Priority::Background) {
+                if let Some(prebuild) = Prebuild::start(build) {
                     prebuild.set_aside(true);
                 }
             }

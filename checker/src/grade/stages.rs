@@ -190,7 +190,44 @@ pub fn run_all(place: &Place<'_>, plan: Plan, progress: Progress<'_>) -> Result<
         gate_open = run.opens_the_gate();
         runs.push(run);
     }
+    if plan == Plan::AllAtOnce && place.exercise.perf.is_some() {
+        progress(News::Verdict(&finished_verdict(place.exercise, &runs)));
+        timing::mark(&place.exercise.name, "verdict-at");
+    }
     Ok(runs)
+}
+
+/// What the learner of a finished exercise reads before the benchmark
+/// runs: whether every stage still passes.
+fn finished_verdict(exercise: &Exercise, runs: &[StageRun]) -> String {
+    let failing = runs
+        .iter()
+        .zip(&exercise.stages)
+        .enumerate()
+        .find(|(_, (run, _))| !run.opens_the_gate());
+    match failing {
+        None => {
+            let tests: usize = runs.iter().map(|r| r.tests().len()).sum();
+            format!(
+                "{}: ✓ every stage still passes ({tests} tests); the benchmark is next",
+                exercise.name
+            )
+        }
+        Some((index, (run, stage))) => {
+            let passing = run
+                .tests()
+                .iter()
+                .filter(|t| t.outcome == Outcome::Passed)
+                .count();
+            format!(
+                "{}: ✗ stage {} ({}) fails now: {passing} of {} tests pass",
+                exercise.name,
+                index + 1,
+                stage.id,
+                run.tests().len()
+            )
+        }
+    }
 }
 
 /// The reports of `index`'s tests, each with the same outcome and message.
