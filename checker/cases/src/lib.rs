@@ -25,8 +25,10 @@ pub mod session;
 use serde::de::DeserializeOwned;
 use std::ops::Range;
 
-/// The kinds of case file, one per exercise that has one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The kinds of case file. An exercise names the one its packs may use in
+/// its manifest (`cases = "alloc-trace"` in `exercise.toml`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Kind {
     /// [`alloc::AllocTrace`], for the bump allocator.
     AllocTrace,
@@ -39,17 +41,6 @@ pub enum Kind {
 }
 
 impl Kind {
-    /// The kind of case file `exercise` takes, if it takes any.
-    pub fn for_exercise(exercise: &str) -> Option<Kind> {
-        match exercise {
-            "bump-allocator" => Some(Kind::AllocTrace),
-            "rate-limiter" => Some(Kind::RateTrace),
-            "page-table-walker" => Some(Kind::PageScenario),
-            "shell" => Some(Kind::ShellSession),
-            _ => None,
-        }
-    }
-
     /// What the pack guide calls this kind.
     pub fn describe(self) -> &'static str {
         match self {
@@ -126,16 +117,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_exercise_with_cases_has_a_kind() {
-        for name in [
-            "bump-allocator",
-            "rate-limiter",
-            "page-table-walker",
-            "shell",
-        ] {
-            assert!(Kind::for_exercise(name).is_some(), "{name}");
+    fn manifests_name_the_kinds_in_kebab_case() {
+        #[derive(serde::Deserialize)]
+        struct Manifest {
+            cases: Kind,
         }
-        assert_eq!(Kind::for_exercise("thread-pool"), None);
+        for (name, kind) in [
+            ("alloc-trace", Kind::AllocTrace),
+            ("rate-trace", Kind::RateTrace),
+            ("page-scenario", Kind::PageScenario),
+            ("shell-session", Kind::ShellSession),
+        ] {
+            let manifest: Manifest = toml::from_str(&format!("cases = {name:?}")).unwrap();
+            assert_eq!(manifest.cases, kind, "{name}");
+        }
+        assert!(toml::from_str::<Manifest>("cases = \"thread-pool\"").is_err());
     }
 
     #[test]

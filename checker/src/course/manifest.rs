@@ -36,6 +36,10 @@ pub struct Exercise {
     pub tests: Vec<TestOverride>,
     /// The performance stage, credited only when every stage passes.
     pub perf: Option<PerfStage>,
+    /// The kind of data-driven case file instructors' packs may add for
+    /// this exercise (`cases/<stage>/<name>.toml`); none if it takes none.
+    #[serde(default)]
+    pub cases: Option<oslings_cases::Kind>,
     /// Directory holding the manifest and the hidden suite (filled in on load).
     #[serde(skip)]
     pub dir: PathBuf,

@@ -367,7 +367,7 @@ impl PackExercise {
 /// Every case file under `dir` (`cases/<stage>/<name>.toml`), parsed and
 /// validated now, keyed by stage.
 fn load_cases(dir: &Path, exercise: &Exercise) -> Result<BTreeMap<String, Vec<(String, PathBuf)>>> {
-    let Some(kind) = oslings_cases::Kind::for_exercise(&exercise.name) else {
+    let Some(kind) = exercise.cases else {
         bail!(
             "{}: {} takes no data-driven cases; write its tests in Rust instead, as \
              {}/<stage>.rs",
