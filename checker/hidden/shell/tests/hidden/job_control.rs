@@ -188,8 +188,9 @@ fn stop_with_ctrl_z(pty: &mut Pty, sleep: i32) {
     let shell = proc_info(pty.pid()).map(|p| p.state);
     let why = match shell {
         Some(State::Stopped | State::Zombie) | None => {
-            ": taking the terminal back (tcsetpgrp) from a background group sends the \
-             shell SIGTTOU, which stops it unless it ignores SIGTTOU"
+            ": a shell taking the terminal back (tcsetpgrp) from a background group is \
+             sent SIGTTOU, which stops it (or fails the call, and the shell gives up) \
+             unless it ignores SIGTTOU"
         }
         _ => "",
     };
@@ -304,8 +305,9 @@ fn ctrl_z_stops_the_job_and_returns_to_the_prompt() {
     let shell = proc_info(pty.pid()).map(|p| p.state);
     let why = match shell {
         Some(State::Stopped | State::Zombie) | None => {
-            ": taking the terminal back (tcsetpgrp) from a background group sends the \
-             shell SIGTTOU, which stops it unless it ignores SIGTTOU"
+            ": a shell taking the terminal back (tcsetpgrp) from a background group is \
+             sent SIGTTOU, which stops it (or fails the call, and the shell gives up) \
+             unless it ignores SIGTTOU"
         }
         _ => "",
     };
