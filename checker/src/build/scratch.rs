@@ -161,26 +161,31 @@ fn manifest(
     }
     let mut features = Table::new();
     features.insert(PERF_FEATURE.into(), Value::Array(Vec::new()));
-    let mut profile = Table::new();
-    // Tests run with backtraces off and panics carry their own locations:
-    // line tables are all the debug information a grading uses, and the
-    // rest only slows every rebuild down.
-    let mut dev = Table::new();
-    dev.insert("debug".into(), Value::from("line-tables-only"));
-    profile.insert("dev".into(), Value::Table(dev));
-    if let Some(perf) = workspace.get("profile").and_then(|p| p.get("perf")) {
-        profile.insert("perf".into(), perf.clone());
-    }
     Ok(Manifest {
         bin,
         dependencies: Table::new(),
         features,
         lib,
         package: Package::of(exercise),
-        profile,
+        profile: profiles(workspace),
         test,
         workspace: Table::new(),
     })
+}
+
+/// The scratch project's profiles: the workspace's `perf`, and a `dev`
+/// profile with line tables only. Tests run with backtraces off and panics
+/// carry their own locations: line tables are all the debug information a
+/// grading uses, and the rest only slows every rebuild down.
+fn profiles(workspace: &Table) -> Table {
+    let mut profile = Table::new();
+    let mut dev = Table::new();
+    dev.insert("debug".into(), Value::from("line-tables-only"));
+    profile.insert("dev".into(), Value::Table(dev));
+    if let Some(perf) = workspace.get("profile").and_then(|p| p.get("perf")) {
+        profile.insert("perf".into(), perf.clone());
+    }
+    profile
 }
 
 /// The scratch project's manifest. Its fields are in the order of their

@@ -245,6 +245,13 @@ fn crates(found: &mut Findings, exercise: &Exercise) -> Option<Crates> {
 /// Every stage has a valid, unique id, hints and a section that is a
 /// heading of the chapter; the chapter is in SUMMARY.md.
 fn stages_and_book(found: &mut Findings, exercise: &Exercise) {
+    stages(found, exercise);
+    book_sections(found, exercise);
+}
+
+/// Every stage's id is unique and a module name, and every stage (the perf
+/// stage too) has a hint.
+fn stages(found: &mut Findings, exercise: &Exercise) {
     let manifest = exercise.dir.join("exercise.toml");
     let mut ids = BTreeSet::new();
     for stage in &exercise.stages {
@@ -283,6 +290,11 @@ fn stages_and_book(found: &mut Findings, exercise: &Exercise) {
             "the [perf] stage has no hint: add at least one to its `hints`",
         );
     }
+}
+
+/// The chapter exists, is in `SUMMARY.md` and has every stage's section.
+fn book_sections(found: &mut Findings, exercise: &Exercise) {
+    let manifest = exercise.dir.join("exercise.toml");
     let chapter = found.path("book").join(&exercise.chapter);
     let Ok(text) = std::fs::read_to_string(&chapter) else {
         found.add(
@@ -717,58 +729,70 @@ fn grading(found: &mut Findings, exercise: &Exercise, options: &CheckOptions) ->
             );
             continue;
         }
-        if !solutions {
-            if report.score != 0 || report.stages.first().is_some_and(|s| s.passed) {
-                found.add(
-                    &dir,
-                    format!(
-                        "the untouched stub scores {}/{}: its first stage must fail until the \
-                         learner writes code (a hidden test of stage `{}` that a `todo!()` fails)",
-                        report.score, report.max_score, exercise.stages[0].id
-                    ),
-                );
-            }
-            continue;
-        }
-        if report.score < report.max_score {
-            let failing: Vec<String> = report
-                .tests
-                .iter()
-                .filter(|t| t.outcome != Outcome::Passed)
-                .take(5)
-                .map(|t| {
-                    format!(
-                        "{} {}: {}",
-                        t.name,
-                        t.outcome.label(),
-                        t.message.lines().next().unwrap_or("")
-                    )
-                })
-                .collect();
-            let needs = if missing.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    " (this machine lacks {}, which a stage needs)",
-                    missing.join(", ")
-                )
-            };
-            let perf = report
-                .performance
-                .as_ref()
-                .filter(|p| p.score < p.max_score)
-                .map(|p| format!("\n    performance: {}", p.message))
-                .unwrap_or_default();
-            found.add(
-                &dir,
-                format!(
-                    "the reference solution scores {}/{}, not full marks{needs}:\n    {}{perf}",
-                    report.score,
-                    report.max_score,
-                    failing.join("\n    ")
-                ),
-            );
+        if solutions {
+            judge_solution(found, &dir, &report, &missing);
+        } else {
+            judge_stub(found, &dir, &report, exercise);
         }
     }
     Ok(())
+}
+
+/// The untouched stub must fail its first stage.
+fn judge_stub(found: &mut Findings, dir: &str, report: &ExerciseReport, exercise: &Exercise) {
+    if report.score != 0 || report.stages.first().is_some_and(|s| s.passed) {
+        found.add(
+            dir,
+            format!(
+                "the untouched stub scores {}/{}: its first stage must fail until the \
+                 learner writes code (a hidden test of stage `{}` that a `todo!()` fails)",
+                report.score, report.max_score, exercise.stages[0].id
+            ),
+        );
+    }
+}
+
+/// The reference solution must score full marks; `missing` are the
+/// programs a stage needs that this machine lacks.
+fn judge_solution(found: &mut Findings, dir: &str, report: &ExerciseReport, missing: &[String]) {
+    if report.score >= report.max_score {
+        return;
+    }
+    let failing: Vec<String> = report
+        .tests
+        .iter()
+        .filter(|t| t.outcome != Outcome::Passed)
+        .take(5)
+        .map(|t| {
+            format!(
+                "{} {}: {}",
+                t.name,
+                t.outcome.label(),
+                t.message.lines().next().unwrap_or("")
+            )
+        })
+        .collect();
+    let needs = if missing.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " (this machine lacks {}, which a stage needs)",
+            missing.join(", ")
+        )
+    };
+    let perf = report
+        .performance
+        .as_ref()
+        .filter(|p| p.score < p.max_score)
+        .map(|p| format!("\n    performance: {}", p.message))
+        .unwrap_or_default();
+    found.add(
+        dir,
+        format!(
+            "the reference solution scores {}/{}, not full marks{needs}:\n    {}{perf}",
+            report.score,
+            report.max_score,
+            failing.join("\n    ")
+        ),
+    );
 }

@@ -52,63 +52,18 @@ fn collect(items: &[syn::Item], prefix: &str, rename: Option<(&str, &str)>, out:
                 }
             },
             syn::Item::Impl(imp) if !imp.items.is_empty() => {
-                let header = impl_header(imp);
-                for inner in &imp.items {
-                    let name = match inner {
-                        syn::ImplItem::Fn(f) => format!("fn {}", f.sig.ident),
-                        syn::ImplItem::Const(c) => format!("const {}", c.ident),
-                        syn::ImplItem::Type(t) => format!("type {}", t.ident),
-                        other => format!("item {}", tokens_of(other, None)),
-                    };
-                    let empty = matches!(inner, syn::ImplItem::Fn(f) if f.block.stmts.is_empty());
-                    out.push(item_of(
-                        format!("{prefix}{header}: {name}"),
-                        inner,
-                        rename,
-                        empty,
-                    ));
-                }
+                collect_impl(imp, prefix, rename, out);
                 continue;
             }
             syn::Item::Trait(t) if !t.items.is_empty() => {
-                for inner in &t.items {
-                    let name = match inner {
-                        syn::TraitItem::Fn(f) => format!("fn {}", f.sig.ident),
-                        syn::TraitItem::Const(c) => format!("const {}", c.ident),
-                        syn::TraitItem::Type(ty) => format!("type {}", ty.ident),
-                        other => format!("item {}", tokens_of(other, None)),
-                    };
-                    let empty = matches!(
-                        inner,
-                        syn::TraitItem::Fn(f) if f.default.as_ref().is_some_and(|b| b.stmts.is_empty())
-                    );
-                    out.push(item_of(
-                        format!("{prefix}trait {}: {name}", t.ident),
-                        inner,
-                        rename,
-                        empty,
-                    ));
-                }
+                collect_trait(t, prefix, rename, out);
                 continue;
             }
             syn::Item::Impl(imp) => format!("{prefix}{}", impl_header(imp)),
             syn::Item::Trait(t) => named("trait", &t.ident),
             syn::Item::Fn(f) => named("fn", &f.sig.ident),
             syn::Item::Struct(s) if matches!(s.fields, syn::Fields::Named(_)) => {
-                let key = named("struct", &s.ident);
-                let mut header = s.clone();
-                header.fields = syn::Fields::Unit;
-                out.push(item_of(key.clone(), &header, rename, false));
-                for field in &s.fields {
-                    let name = field
-                        .ident
-                        .as_ref()
-                        .map(ToString::to_string)
-                        .unwrap_or_default();
-                    let mut item = item_of(format!("{key}: field {name}"), field, rename, false);
-                    item.public_field = matches!(field.vis, syn::Visibility::Public(_));
-                    out.push(item);
-                }
+                collect_struct(s, &named("struct", &s.ident), rename, out);
                 continue;
             }
             syn::Item::Struct(s) => named("struct", &s.ident),
@@ -136,6 +91,80 @@ fn collect(items: &[syn::Item], prefix: &str, rename: Option<(&str, &str)>, out:
         };
         let empty = matches!(item, syn::Item::Fn(f) if f.block.stmts.is_empty());
         out.push(item_of(key, item, rename, empty));
+    }
+}
+
+/// The items of an `impl` block, one by one.
+fn collect_impl(
+    imp: &syn::ItemImpl,
+    prefix: &str,
+    rename: Option<(&str, &str)>,
+    out: &mut Vec<Item>,
+) {
+    let header = impl_header(imp);
+    for inner in &imp.items {
+        let name = match inner {
+            syn::ImplItem::Fn(f) => format!("fn {}", f.sig.ident),
+            syn::ImplItem::Const(c) => format!("const {}", c.ident),
+            syn::ImplItem::Type(t) => format!("type {}", t.ident),
+            other => format!("item {}", tokens_of(other, None)),
+        };
+        let empty = matches!(inner, syn::ImplItem::Fn(f) if f.block.stmts.is_empty());
+        out.push(item_of(
+            format!("{prefix}{header}: {name}"),
+            inner,
+            rename,
+            empty,
+        ));
+    }
+}
+
+/// The items of a trait, one by one.
+fn collect_trait(
+    t: &syn::ItemTrait,
+    prefix: &str,
+    rename: Option<(&str, &str)>,
+    out: &mut Vec<Item>,
+) {
+    for inner in &t.items {
+        let name = match inner {
+            syn::TraitItem::Fn(f) => format!("fn {}", f.sig.ident),
+            syn::TraitItem::Const(c) => format!("const {}", c.ident),
+            syn::TraitItem::Type(ty) => format!("type {}", ty.ident),
+            other => format!("item {}", tokens_of(other, None)),
+        };
+        let empty = matches!(
+            inner,
+            syn::TraitItem::Fn(f) if f.default.as_ref().is_some_and(|b| b.stmts.is_empty())
+        );
+        out.push(item_of(
+            format!("{prefix}trait {}: {name}", t.ident),
+            inner,
+            rename,
+            empty,
+        ));
+    }
+}
+
+/// A struct with named fields: its header, then each field.
+fn collect_struct(
+    s: &syn::ItemStruct,
+    key: &str,
+    rename: Option<(&str, &str)>,
+    out: &mut Vec<Item>,
+) {
+    let mut header = s.clone();
+    header.fields = syn::Fields::Unit;
+    out.push(item_of(key.to_string(), &header, rename, false));
+    for field in &s.fields {
+        let name = field
+            .ident
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        let mut item = item_of(format!("{key}: field {name}"), field, rename, false);
+        item.public_field = matches!(field.vis, syn::Visibility::Public(_));
+        out.push(item);
     }
 }
 

@@ -194,7 +194,31 @@ impl std::fmt::Display for Scaffolded {
 
 /// Makes the exercise in the course at `root`.
 pub fn scaffold(root: &Path, spec: &NewExercise) -> Result<Scaffolded> {
-    let name = &spec.name;
+    let workspace_text = check_free(root, &spec.name)?;
+    let course = load_course(&root.join("checker").join("hidden"))?;
+    let order = spec
+        .order
+        .unwrap_or_else(|| course.iter().map(|e| e.order).max().unwrap_or(0) + 1);
+    let mut writer = Writer {
+        root,
+        spec,
+        made: Scaffolded {
+            name: spec.name.clone(),
+            ..Scaffolded::default()
+        },
+    };
+    writer.crates()?;
+    writer.visible_tests()?;
+    writer.hidden_suite()?;
+    let sections = writer.chapter()?;
+    writer.summary()?;
+    writer.workspace_dependencies(&workspace_text)?;
+    writer.manifest(order, &sections)?;
+    Ok(writer.made)
+}
+
+/// Refuses a name the course already uses; the workspace's `Cargo.toml`.
+fn check_free(root: &Path, name: &str) -> Result<String> {
     for dir in ["exercises", "solutions", "checker/hidden"] {
         let path = root.join(dir).join(name);
         if path.exists() {
@@ -213,7 +237,7 @@ pub fn scaffold(root: &Path, spec: &NewExercise) -> Result<Scaffolded> {
             .any(|l| l.trim_start().starts_with(&format!("{package} = ")))
     };
     for package in [
-        name.clone(),
+        name.to_string(),
         format!("{name}-solution"),
         format!("hidden-{name}"),
     ] {
@@ -228,92 +252,111 @@ pub fn scaffold(root: &Path, spec: &NewExercise) -> Result<Scaffolded> {
             bail!("{dir}/{name} already exists: choose another name");
         }
     }
-    let course = load_course(&root.join("checker").join("hidden"))?;
-    let order = spec
-        .order
-        .unwrap_or_else(|| course.iter().map(|e| e.order).max().unwrap_or(0) + 1);
+    Ok(workspace_text)
+}
 
-    let lib = name.replace('-', "_");
-    let mut made = Scaffolded {
-        name: name.clone(),
-        ..Scaffolded::default()
-    };
-    let mut write = |relative: String, text: String| -> Result<()> {
-        put(root, &mut made.created, relative, text)
-    };
+/// Writes the scaffold's files and records what it made and changed.
+struct Writer<'a> {
+    root: &'a Path,
+    spec: &'a NewExercise,
+    made: Scaffolded,
+}
 
-    // The stub and the solution.
-    for (dir, package, lib_name, what) in [
-        ("exercises", name.clone(), lib.clone(), "exercise"),
-        (
-            "solutions",
-            format!("{name}-solution"),
-            format!("{lib}_solution"),
-            "reference solution",
-        ),
-    ] {
-        write(
+impl Writer<'_> {
+    /// Writes a new file of the scaffold and records it.
+    fn write(&mut self, relative: String, text: String) -> Result<()> {
+        put(self.root, &mut self.made.created, relative, text)
+    }
+
+    /// The stub and the solution.
+    fn crates(&mut self) -> Result<()> {
+        let name = &self.spec.name.clone();
+        let lib = name.replace('-', "_");
+        // The stub and the solution.
+        for (dir, package, lib_name, what) in [
+            ("exercises", name.clone(), lib.clone(), "exercise"),
+            (
+                "solutions",
+                format!("{name}-solution"),
+                format!("{lib}_solution"),
+                "reference solution",
+            ),
+        ] {
+            self.write(
             format!("{dir}/{name}/Cargo.toml"),
             format!(
                 "[package]\nname = \"{package}\"\nversion = \"0.1.0\"\ndescription = {}\n\
                  edition.workspace = true\nrust-version.workspace = true\nlicense.workspace = true\n\
                  publish.workspace = true\n\n[lib]\nname = \"{lib_name}\"\n\n[dependencies]\n\n\
                  [dev-dependencies]\n\n[lints]\nworkspace = true\n",
-                toml_string(&format!("oslings {what}: {}", spec.title.to_lowercase()))
+                toml_string(&format!("oslings {what}: {}", self.spec.title.to_lowercase()))
             ),
         )?;
-        let mut lib_rs = format!(
-            "//! oslings {what}: {}.\n//!\n//! Read the chapter `book/{}`, then fill in the `todo!()`s stage by\n\
+            let mut lib_rs = format!(
+                "//! oslings {what}: {}.\n//!\n//! Read the chapter `book/{}`, then fill in the `todo!()`s stage by\n\
              //! stage. `cargo test -p {name}` runs the visible tests; `cargo run -p\n\
              //! checker -- {name}` grades your work.\n//!\n//! | stage | module |\n//! |---|---|\n",
-            spec.title, spec.chapter
-        );
-        for (n, (id, _)) in spec.stages.iter().enumerate() {
-            let _ = writeln!(lib_rs, "//! | {} | [`{id}`] |", n + 1);
-        }
-        lib_rs.push('\n');
-        for (id, _) in &spec.stages {
-            let _ = writeln!(lib_rs, "pub mod {id};");
-        }
-        write(format!("{dir}/{name}/src/lib.rs"), lib_rs)?;
-        for (n, (id, stage_title)) in spec.stages.iter().enumerate() {
-            let n = n + 1;
-            let body = if dir == "exercises" {
-                format!("todo!(\"stage {n}: return {{x}} + {n}\")")
-            } else {
-                format!("x + {n}")
-            };
-            write(
-                format!("{dir}/{name}/src/{id}.rs"),
-                format!(
-                    "//! Stage {n}: {stage_title}.\n\n\
+                self.spec.title, self.spec.chapter
+            );
+            for (n, (id, _)) in self.spec.stages.iter().enumerate() {
+                let _ = writeln!(lib_rs, "//! | {} | [`{id}`] |", n + 1);
+            }
+            lib_rs.push('\n');
+            for (id, _) in &self.spec.stages {
+                let _ = writeln!(lib_rs, "pub mod {id};");
+            }
+            self.write(format!("{dir}/{name}/src/lib.rs"), lib_rs)?;
+            for (n, (id, stage_title)) in self.spec.stages.iter().enumerate() {
+                let n = n + 1;
+                let body = if dir == "exercises" {
+                    format!("todo!(\"stage {n}: return {{x}} + {n}\")")
+                } else {
+                    format!("x + {n}")
+                };
+                self.write(
+                    format!("{dir}/{name}/src/{id}.rs"),
+                    format!(
+                        "//! Stage {n}: {stage_title}.\n\n\
                      /// This stage's number. Given code: the same in the stub and the\n\
                      /// solution (`checker dev check` compares them).\n\
                      pub fn stage() -> u32 {{\n    {n}\n}}\n\n\
                      /// Stage {n}'s placeholder task: returns `x + {n}`.\n///\n\
                      /// Replace it with the stage's real work (and its tests).\n\
                      pub fn solve(x: u64) -> u64 {{\n    {body}\n}}\n"
-                ),
-            )?;
+                    ),
+                )?;
+            }
         }
+        Ok(())
     }
-    // Visible tests, one file per stage.
-    for (n, (id, stage_title)) in spec.stages.iter().enumerate() {
-        let n = n + 1;
-        write(
-            format!("exercises/{name}/tests/stage{n}_{id}.rs"),
-            format!(
-                "//! Visible tests of stage {n}, {stage_title}:\n\
+
+    /// Visible tests, one file per stage.
+    fn visible_tests(&mut self) -> Result<()> {
+        let name = &self.spec.name.clone();
+        let lib = name.replace('-', "_");
+        // Visible tests, one file per stage.
+        for (n, (id, stage_title)) in self.spec.stages.iter().enumerate() {
+            let n = n + 1;
+            self.write(
+                format!("exercises/{name}/tests/stage{n}_{id}.rs"),
+                format!(
+                    "//! Visible tests of stage {n}, {stage_title}:\n\
                  //! `cargo test -p {name} --test stage{n}_{id}`.\n\n\
                  use {lib}::{id}::solve;\n\n#[test]\nfn solve_adds_{n}() {{\n    \
                  assert_eq!(solve(40), 40 + {n});\n}}\n"
-            ),
-        )?;
+                ),
+            )?;
+        }
+
+        Ok(())
     }
 
-    // The hidden suite.
-    let hidden = format!("checker/hidden/{name}");
-    write(
+    /// The hidden suite.
+    fn hidden_suite(&mut self) -> Result<()> {
+        let name = &self.spec.name.clone();
+        // The hidden suite.
+        let hidden = format!("checker/hidden/{name}");
+        self.write(
         format!("{hidden}/Cargo.toml"),
         format!(
             "[package]\nname = \"hidden-{name}\"\nversion = \"0.1.0\"\ndescription = {}\n\
@@ -327,29 +370,29 @@ pub fn scaffold(root: &Path, spec: &NewExercise) -> Result<Scaffolded> {
              [lints]\nworkspace = true\n",
             toml_string(&format!(
                 "oslings hidden tests for the {} (compiled against the learner's crate by the checker)",
-                spec.title.to_lowercase()
+                self.spec.title.to_lowercase()
             ))
         ),
     )?;
-    write(
-        format!("{hidden}/src/lib.rs"),
-        format!(
-            "//! Helpers shared by the hidden tests of the {} (none yet).\n",
-            spec.title.to_lowercase()
-        ),
-    )?;
-    let mut hidden_rs = format!(
-        "//! Hidden tests of the {}, one module per stage. The first path segment\n\
+        self.write(
+            format!("{hidden}/src/lib.rs"),
+            format!(
+                "//! Helpers shared by the hidden tests of the {} (none yet).\n",
+                self.spec.title.to_lowercase()
+            ),
+        )?;
+        let mut hidden_rs = format!(
+            "//! Hidden tests of the {}, one module per stage. The first path segment\n\
          //! of every test name is the id of the stage it belongs to.\n",
-        spec.title.to_lowercase()
-    );
-    for (id, _) in &spec.stages {
-        let _ = write!(hidden_rs, "\n#[path = \"hidden/{id}.rs\"]\nmod {id};\n");
-    }
-    write(format!("{hidden}/tests/hidden.rs"), hidden_rs)?;
-    for (n, (id, stage_title)) in spec.stages.iter().enumerate() {
-        let n = n + 1;
-        write(
+            self.spec.title.to_lowercase()
+        );
+        for (id, _) in &self.spec.stages {
+            let _ = write!(hidden_rs, "\n#[path = \"hidden/{id}.rs\"]\nmod {id};\n");
+        }
+        self.write(format!("{hidden}/tests/hidden.rs"), hidden_rs)?;
+        for (n, (id, stage_title)) in self.spec.stages.iter().enumerate() {
+            let n = n + 1;
+            self.write(
             format!("{hidden}/tests/hidden/{id}.rs"),
             format!(
                 "//! Stage {n}: {stage_title}.\n\nuse learner::{id}::solve;\n\n\
@@ -358,153 +401,179 @@ pub fn scaffold(root: &Path, spec: &NewExercise) -> Result<Scaffolded> {
                  assert_eq!(got, 2 + {n}, \"solve(2) returned {{got}}; stage {n} wants 2 + {n}\");\n}}\n"
             ),
         )?;
+        }
+
+        Ok(())
     }
 
-    // The chapter: a section per stage (appended if the chapter exists).
-    let chapter_path = root.join("book").join(&spec.chapter);
-    let existed = chapter_path.exists();
-    let mut chapter = if existed {
-        let mut text = std::fs::read_to_string(&chapter_path)
-            .with_context(|| format!("cannot read {}", chapter_path.display()))?;
-        if !text.ends_with('\n') {
-            text.push('\n');
-        }
-        text
-    } else {
-        format!(
-            "# {}\n\nPlaceholder: what this chapter teaches, from the ground up, and why it\n\
+    /// The chapter: a section per stage (appended if the chapter exists);
+    /// the ids mdBook gives the stages' headings.
+    fn chapter(&mut self) -> Result<Vec<String>> {
+        let name = &self.spec.name.clone();
+        // The chapter: a section per stage (appended if the chapter exists).
+        let chapter_path = self.root.join("book").join(&self.spec.chapter);
+        let existed = chapter_path.exists();
+        let mut chapter = if existed {
+            let mut text = std::fs::read_to_string(&chapter_path)
+                .with_context(|| format!("cannot read {}", chapter_path.display()))?;
+            if !text.ends_with('\n') {
+                text.push('\n');
+            }
+            text
+        } else {
+            format!(
+                "# {}\n\nPlaceholder: what this chapter teaches, from the ground up, and why it\n\
              matters.\n\n## The exercise\n\nThe crate `exercises/{name}` has a `todo!()` for each stage. \
              `cargo test -p {name}`\nruns its visible tests; `cargo run -p checker -- {name}` grades it.\n",
-            spec.title
-        )
-    };
-    let mut stage_headings = Vec::new();
-    for (n, (_, stage_title)) in spec.stages.iter().enumerate() {
-        let heading = format!("Stage {}: {stage_title}", n + 1);
-        let _ = write!(
-            chapter,
-            "\n## {heading}\n\nPlaceholder: the idea behind this stage, and what the learner builds.\n"
-        );
-        stage_headings.push(heading);
-    }
-    if !existed {
-        // The ending every chapter has (checker/tests/book.rs checks it).
-        chapter.push_str(
-            "\n## Summary\n\n- Placeholder: the chapter's ideas a reader must keep, one a line \
-             (5 to 9).\n\n## Check yourself\n",
-        );
-        for n in 1..=4 {
+                self.spec.title
+            )
+        };
+        let mut stage_headings = Vec::new();
+        for (n, (_, stage_title)) in self.spec.stages.iter().enumerate() {
+            let heading = format!("Stage {}: {stage_title}", n + 1);
             let _ = write!(
                 chapter,
-                "\n**{n}.** Placeholder question {n}?\n\n<details>\n<summary>Answer</summary>\n\n\
-                 Placeholder answer {n}.\n\n</details>\n"
+                "\n## {heading}\n\nPlaceholder: the idea behind this stage, and what the learner builds.\n"
             );
+            stage_headings.push(heading);
         }
-    }
-    // The ids mdBook gives the new headings: the last heading of each title.
-    let titles: Vec<&str> = book::headings(&chapter)
-        .into_iter()
-        .map(|(_, _, t)| t)
-        .collect();
-    let ids = book::heading_ids(&chapter);
-    let sections: Vec<String> = stage_headings
-        .iter()
-        .map(|heading| {
-            let at = titles
-                .iter()
-                .rposition(|t| t == heading)
-                .expect("the heading just written");
-            ids[at].clone()
-        })
-        .collect();
-    std::fs::write(&chapter_path, &chapter)
-        .with_context(|| format!("cannot write {}", chapter_path.display()))?;
-    let chapter_relative = PathBuf::from("book").join(&spec.chapter);
-    if existed {
-        made.changed.push(chapter_relative);
-    } else {
-        made.created.push(chapter_relative);
+        if !existed {
+            // The ending every chapter has (checker/tests/book.rs checks it).
+            chapter.push_str(
+                "\n## Summary\n\n- Placeholder: the chapter's ideas a reader must keep, one a line \
+             (5 to 9).\n\n## Check yourself\n",
+            );
+            for n in 1..=4 {
+                let _ = write!(
+                    chapter,
+                    "\n**{n}.** Placeholder question {n}?\n\n<details>\n<summary>Answer</summary>\n\n\
+                 Placeholder answer {n}.\n\n</details>\n"
+                );
+            }
+        }
+        // The ids mdBook gives the new headings: the last heading of each title.
+        let titles: Vec<&str> = book::headings(&chapter)
+            .into_iter()
+            .map(|(_, _, t)| t)
+            .collect();
+        let ids = book::heading_ids(&chapter);
+        let sections: Vec<String> = stage_headings
+            .iter()
+            .map(|heading| {
+                let at = titles
+                    .iter()
+                    .rposition(|t| t == heading)
+                    .expect("the heading just written");
+                ids[at].clone()
+            })
+            .collect();
+        std::fs::write(&chapter_path, &chapter)
+            .with_context(|| format!("cannot write {}", chapter_path.display()))?;
+        let chapter_relative = PathBuf::from("book").join(&self.spec.chapter);
+        if existed {
+            self.made.changed.push(chapter_relative);
+        } else {
+            self.made.created.push(chapter_relative);
+        }
+
+        Ok(sections)
     }
 
-    // SUMMARY.md: after the last numbered chapter, if not listed.
-    let summary_path = root.join("book").join("SUMMARY.md");
-    let summary = std::fs::read_to_string(&summary_path)
-        .with_context(|| format!("cannot read {}", summary_path.display()))?;
-    if !summary.contains(&format!("]({})", spec.chapter)) {
-        let mut lines: Vec<String> = summary.lines().map(str::to_string).collect();
+    /// SUMMARY.md: after the last numbered chapter, if not listed.
+    fn summary(&mut self) -> Result<()> {
+        let name = &self.spec.name.clone();
+        // SUMMARY.md: after the last numbered chapter, if not listed.
+        let summary_path = self.root.join("book").join("SUMMARY.md");
+        let summary = std::fs::read_to_string(&summary_path)
+            .with_context(|| format!("cannot read {}", summary_path.display()))?;
+        if !summary.contains(&format!("]({})", self.spec.chapter)) {
+            let mut lines: Vec<String> = summary.lines().map(str::to_string).collect();
+            let at = lines
+                .iter()
+                .rposition(|l| l.trim_start().starts_with("- ["))
+                .map_or(lines.len(), |i| i + 1);
+            lines.insert(
+                at,
+                format!(
+                    "- [{} — exercise: {}]({})",
+                    self.spec.title, name, self.spec.chapter
+                ),
+            );
+            std::fs::write(&summary_path, lines.join("\n") + "\n")
+                .with_context(|| format!("cannot write {}", summary_path.display()))?;
+            self.made.changed.push(PathBuf::from("book/SUMMARY.md"));
+        }
+
+        Ok(())
+    }
+
+    /// The workspace's path dependencies, after the last solution's.
+    fn workspace_dependencies(&mut self, workspace_text: &str) -> Result<()> {
+        let name = &self.spec.name.clone();
+        let workspace = self.root.join("Cargo.toml");
+        // The workspace's path dependencies, after the last solution's.
+        let mut lines: Vec<String> = workspace_text.lines().map(str::to_string).collect();
         let at = lines
             .iter()
-            .rposition(|l| l.trim_start().starts_with("- ["))
+            .rposition(|l| l.contains("= { path = \"solutions/"))
             .map_or(lines.len(), |i| i + 1);
         lines.insert(
             at,
-            format!("- [{} — exercise: {}]({})", spec.title, name, spec.chapter),
+            format!("{name}-solution = {{ path = \"solutions/{name}\" }}"),
         );
-        std::fs::write(&summary_path, lines.join("\n") + "\n")
-            .with_context(|| format!("cannot write {}", summary_path.display()))?;
-        made.changed.push(PathBuf::from("book/SUMMARY.md"));
+        lines.insert(at, format!("{name} = {{ path = \"exercises/{name}\" }}"));
+        std::fs::write(&workspace, lines.join("\n") + "\n")
+            .with_context(|| format!("cannot write {}", workspace.display()))?;
+        self.made.changed.push(PathBuf::from("Cargo.toml"));
+
+        Ok(())
     }
 
-    // The workspace's path dependencies, after the last solution's.
-    let mut lines: Vec<String> = workspace_text.lines().map(str::to_string).collect();
-    let at = lines
-        .iter()
-        .rposition(|l| l.contains("= { path = \"solutions/"))
-        .map_or(lines.len(), |i| i + 1);
-    lines.insert(
-        at,
-        format!("{name}-solution = {{ path = \"solutions/{name}\" }}"),
-    );
-    lines.insert(at, format!("{name} = {{ path = \"exercises/{name}\" }}"));
-    std::fs::write(&workspace, lines.join("\n") + "\n")
-        .with_context(|| format!("cannot write {}", workspace.display()))?;
-    made.changed.push(PathBuf::from("Cargo.toml"));
-
-    // The stage manifest, last: it records the stub's tree hash.
-    let pristine = super::check::working_tree_hash(root, name).ok();
-    made.pristine = pristine.is_some();
-    let mut manifest = format!(
-        "name = \"{name}\"\ntitle = {}\norder = {order}\nchapter = \"{}\"\npackage = \"{name}\"\n\
+    /// The stage manifest, last: it records the stub's tree hash.
+    fn manifest(&mut self, order: u32, sections: &[String]) -> Result<()> {
+        let name = &self.spec.name.clone();
+        let hidden = format!("checker/hidden/{name}");
+        // The stage manifest, last: it records the stub's tree hash.
+        let pristine = super::check::working_tree_hash(self.root, name).ok();
+        self.made.pristine = pristine.is_some();
+        let mut manifest = format!(
+            "name = \"{name}\"\ntitle = {}\norder = {order}\nchapter = \"{}\"\npackage = \"{name}\"\n\
          solution_package = \"{name}-solution\"\n\
          # `reset` restores this git tree (exercises/{name} as shipped); a test says how to update it.\n",
-        toml_string(&spec.title),
-        spec.chapter
-    );
-    match &pristine {
-        Some(hash) => {
-            let _ = writeln!(manifest, "pristine_tree = \"{hash}\"");
+            toml_string(&self.spec.title),
+            self.spec.chapter
+        );
+        match &pristine {
+            Some(hash) => {
+                let _ = writeln!(manifest, "pristine_tree = \"{hash}\"");
+            }
+            None => {
+                let _ = writeln!(
+                    manifest,
+                    "# pristine_tree = \"<git rev-parse HEAD:exercises/{name}>\" (add it once committed)"
+                );
+            }
         }
-        None => {
-            let _ = writeln!(
+        let count = self.spec.stages.len() as u32;
+        for (n, ((id, stage_title), section)) in self.spec.stages.iter().zip(sections).enumerate() {
+            let points = 100 / count + if n == 0 { 100 % count } else { 0 };
+            let number = n + 1;
+            let _ = write!(
                 manifest,
-                "# pristine_tree = \"<git rev-parse HEAD:exercises/{name}>\" (add it once committed)"
+                "\n[[stages]]\nid = \"{id}\"\ntitle = {}\nsection = \"{section}\"\npoints = {points}\nhints = [\n  \
+             {},\n  {},\n]\n",
+                toml_string(stage_title),
+                toml_string(&format!(
+                    "Placeholder hint for stage {number}: a nudge, the first thing a stuck learner should look at."
+                )),
+                toml_string(&format!(
+                    "Placeholder hint for stage {number}: more of the answer, the step they are most likely missing."
+                )),
             );
         }
+        self.write(format!("{hidden}/exercise.toml"), manifest)?;
+        Ok(())
     }
-    let count = spec.stages.len() as u32;
-    for (n, ((id, stage_title), section)) in spec.stages.iter().zip(&sections).enumerate() {
-        let points = 100 / count + if n == 0 { 100 % count } else { 0 };
-        let number = n + 1;
-        let _ = write!(
-            manifest,
-            "\n[[stages]]\nid = \"{id}\"\ntitle = {}\nsection = \"{section}\"\npoints = {points}\nhints = [\n  \
-             {},\n  {},\n]\n",
-            toml_string(stage_title),
-            toml_string(&format!(
-                "Placeholder hint for stage {number}: a nudge, the first thing a stuck learner should look at."
-            )),
-            toml_string(&format!(
-                "Placeholder hint for stage {number}: more of the answer, the step they are most likely missing."
-            )),
-        );
-    }
-    put(
-        root,
-        &mut made.created,
-        format!("{hidden}/exercise.toml"),
-        manifest,
-    )?;
-    Ok(made)
 }
 
 /// Writes a new file of the scaffold and records it.
