@@ -448,14 +448,7 @@ pub fn kill_checker_mid_test(args: &[&str], env: &[(&str, &Path)], start_limit: 
 /// Every process as (pid, working directory, command line).
 fn processes() -> Vec<(String, Option<PathBuf>, String)> {
     let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let name = entry.file_name();
-        let Some(pid) = name
-            .to_str()
-            .filter(|p| p.chars().all(|c| c.is_ascii_digit()))
-        else {
-            continue;
-        };
+    for pid in oslings_harness::procs::all_pids() {
         let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).ok();
         let cmd = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
         found.push((pid.to_string(), cwd, cmd.replace('\0', " ")));

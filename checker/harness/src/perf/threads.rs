@@ -5,12 +5,7 @@ use std::collections::BTreeSet;
 
 /// The threads of this process now (`/proc/self/task`).
 pub(super) fn all() -> BTreeSet<libc::pid_t> {
-    let Ok(entries) = std::fs::read_dir("/proc/self/task") else {
-        return BTreeSet::new();
-    };
-    entries
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
-        .collect()
+    crate::procs::own_threads()
 }
 
 /// Threads started since `known` was taken; `known` is brought up to date.
