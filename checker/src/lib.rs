@@ -44,7 +44,7 @@
 //!   - [`exec::sandbox`]: one program isolated, with limits (the checker's side).
 //!   - [`exec::supervisor`]: the supervisor process that enforces them and cleans up.
 //!   - [`exec::task_limit`]: the cap on processes and threads (cgroup or `RLIMIT_NPROC`).
-//!   - [`exec::procs`]: the processes `/proc` lists.
+//!   - [`exec::procs`]: the processes `/proc` lists (through `oslings_harness::procs`).
 //!   - [`exec::programs`]: programs a stage needs, on the sandbox's `PATH`.
 //!   - [`exec::runner`]: listing the hidden tests and running each alone.
 //!   - [`exec::guard`]: noticing a test that writes where it must not.
@@ -63,7 +63,11 @@
 //!   - [`util::fingerprint`]: stable hashes for cache keys and names.
 //!   - [`util::snippet`]: cutting program output down to what a report shows.
 //!   - [`util::timing`]: `OSLINGS_TIMINGS`: how long each phase takes.
-//! - `dev`: `checker dev`, tools for course authors.
+//! - [`dev`]: `checker dev`, tools for course authors: `dev new` scaffolds an
+//!   exercise, `dev check` proves the course consistent (manifests, book
+//!   sections, given code identical in stub and solution, every hidden
+//!   assertion with a message, the perf entry point, pristine hashes,
+//!   grading of every stub and solution).
 
 #[cfg(not(target_os = "linux"))]
 compile_error!(
