@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{Tree, checker, repo};
+use common::{Tree, checker, outcomes, repo, tests_of};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -32,22 +32,6 @@ fn exercise(report: &Value) -> &Value {
         .iter()
         .find(|e| e["name"] == EXERCISE)
         .expect("the bump allocator is graded")
-}
-
-fn tests_of<'a>(ex: &'a Value, stage: &str) -> Vec<&'a Value> {
-    ex["tests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|t| t["stage"] == stage)
-        .collect()
-}
-
-fn outcomes(ex: &Value, stage: &str) -> Vec<String> {
-    tests_of(ex, stage)
-        .iter()
-        .map(|t| t["outcome"].as_str().unwrap().to_string())
-        .collect()
 }
 
 /// Every stage after the first is reported as not run.

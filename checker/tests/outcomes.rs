@@ -10,7 +10,7 @@
 mod common;
 
 use common::fixture::{Course, EXERCISE, LIMIT};
-use common::{Run, checker, processes_matching};
+use common::{Run, checker, outcomes, processes_matching, tests_of};
 use serde_json::Value;
 use std::path::Path;
 use std::time::Duration;
@@ -31,22 +31,6 @@ fn exercise<'a>(report: &'a Value, name: &str) -> &'a Value {
         .iter()
         .find(|e| e["name"] == name)
         .unwrap_or_else(|| panic!("{name} is graded: {report:#}"))
-}
-
-fn tests_of<'a>(ex: &'a Value, stage: &str) -> Vec<&'a Value> {
-    ex["tests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|t| t["stage"] == stage)
-        .collect()
-}
-
-fn outcomes(ex: &Value, stage: &str) -> Vec<String> {
-    tests_of(ex, stage)
-        .iter()
-        .map(|t| t["outcome"].as_str().unwrap().to_string())
-        .collect()
 }
 
 /// Grades `fork` as a learner's fork (`--exercises-from`) with a course of

@@ -535,3 +535,21 @@ pub fn bytes_under(dir: &Path) -> u64 {
         })
         .sum()
 }
+
+/// The reports of one exercise's tests of `stage`, from a JSON report's exercise.
+pub fn tests_of<'a>(ex: &'a serde_json::Value, stage: &str) -> Vec<&'a serde_json::Value> {
+    ex["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["stage"] == stage)
+        .collect()
+}
+
+/// The outcome of each test of `stage`, in report order.
+pub fn outcomes(ex: &serde_json::Value, stage: &str) -> Vec<String> {
+    tests_of(ex, stage)
+        .iter()
+        .map(|t| t["outcome"].as_str().unwrap().to_string())
+        .collect()
+}

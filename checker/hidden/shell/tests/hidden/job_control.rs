@@ -300,27 +300,7 @@ fn ctrl_c_spares_background_jobs() {
 fn ctrl_z_stops_the_job_and_returns_to_the_prompt() {
     let mut pty = Pty::start(OSH);
     let sleep = foreground_sleep(&mut pty);
-    pty.type_text("\x1a");
-    let state = wait_state(sleep, |s| s == Some(State::Stopped));
-    let shell = proc_info(pty.pid()).map(|p| p.state);
-    let why = match shell {
-        Some(State::Stopped | State::Zombie) | None => {
-            ": a shell taking the terminal back (tcsetpgrp) from a background group is \
-             sent SIGTTOU, which stops it (or fails the call, and the shell gives up) \
-             unless it ignores SIGTTOU"
-        }
-        _ => "",
-    };
-    assert_eq!(
-        described(state),
-        described(Some(State::Stopped)),
-        "Ctrl-Z should stop the foreground `sleep 100`; the shell itself is {}{why}",
-        described(shell)
-    );
-    pty.expect(
-        "osh$ ",
-        "a new prompt after Ctrl-Z (is the wait using WUNTRACED?)",
-    );
+    stop_with_ctrl_z(&mut pty, sleep);
     let out = pty.run("echo status $?");
     assert!(
         out.contains("status 148"),
