@@ -486,6 +486,14 @@ fn hidden_tests(found: &mut Findings, exercise: &Exercise) {
             );
         }
     }
+    found
+        .list
+        .extend(super::catalogue::stale_entries(&super::catalogue::Suite {
+            root: &found.root,
+            name: &exercise.name,
+            dir: &exercise.dir,
+            tests: &tests,
+        }));
     for over in &exercise.tests {
         if !tests.contains_key(&over.name) {
             found.add(

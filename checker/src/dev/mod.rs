@@ -10,6 +10,7 @@
 
 mod asserts;
 pub mod book;
+mod catalogue;
 pub mod check;
 pub mod finding;
 mod given;

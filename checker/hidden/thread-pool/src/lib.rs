@@ -57,6 +57,18 @@ pub fn thread_cpu_time() -> Duration {
     Duration::from_micros(micros(usage.ru_utime) + micros(usage.ru_stime))
 }
 
+/// How many times the calling thread has waited (blocked in the kernel, its
+/// voluntary context switches); being switched out for another thread, or
+/// `yield_now`, does not count.
+pub fn thread_waits() -> usize {
+    // SAFETY: an all-zero rusage is a valid value for getrusage to overwrite.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage writes only into the valid out-pointer.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut usage) };
+    assert_eq!(rc, 0, "getrusage(RUSAGE_THREAD) failed");
+    usage.ru_nvcsw as usize
+}
+
 /// A pool under test. It derefs to the learner's `ThreadPool` and drops it
 /// normally when the test ends well; when the test fails, it leaks the pool
 /// instead, so that a worker stuck in a job (or a learner's drop that waits

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use hidden_thread_pool::{
     Gate, PATIENCE, Pool, Settled, Tally, activity, expect_not_a_todo, expect_parallel,
-    finishes_within, freeze, not_asleep, occupy_workers, pin_to, settle, threads_started_note, tid,
-    two_cpus, wait_until_still,
+    finishes_within, freeze, not_asleep, occupy_workers, pin_to, settle, thread_waits,
+    threads_started_note, tid, two_cpus, wait_until_still,
 };
 use learner::ThreadPool;
 use oslings_harness::budget::{CpuBudget, CpuClock, Spent};
@@ -192,7 +192,7 @@ fn a_sleeping_worker_wakes_for_every_new_job() {
     // The wall-clock cap keeps the test inside its 30 s limit.
     const CPU_BUDGET: Duration = Duration::from_secs(3);
     const WALL_CAP: Duration = Duration::from_secs(20);
-    const MOST_ROUNDS: usize = 20_000;
+    const MOST_ROUNDS: usize = 40_000;
     let pool = Pool::new(1);
     let finished = Arc::new(AtomicUsize::new(0));
     let mut rng = fastrand::Rng::with_seed(0x5eed);
@@ -215,18 +215,23 @@ fn a_sleeping_worker_wakes_for_every_new_job() {
     });
     // Where the gap is: an idle worker that finds the queue empty may look
     // again for a while before it goes to sleep, and the gap is at the end
-    // of that. `edge` tracks it: a job queued sooner is picked up at once
-    // (the worker was still looking), one queued later needs a wake-up.
+    // of that. `edge` tracks it: a job queued sooner is picked up by a
+    // worker still looking, one queued later finds it asleep. Each job says
+    // which (the worker's count of waits), so that a worker that was merely
+    // switched out by a busy neighbour is not taken for one that slept.
     let mut edge_ns = 5_000.0_f64;
+    let waits = Arc::new(AtomicUsize::new(0));
+    let mut waits_before = 0;
     let budget = CpuBudget::new(CpuClock::Thread, CPU_BUDGET, WALL_CAP);
     let mut round = 0;
     while round < MOST_ROUNDS && budget.spent() == Spent::No {
         round += 1;
-        // Pause before queueing: half the rounds close to `edge`, the others
+        // Pause before queueing: three rounds in four close to `edge` (where
+        // every catch on the reference's mistake happened), the others
         // anywhere from 200 ns to 60 us (log-uniform).
-        let near_edge = rng.bool();
+        let near_edge = rng.u8(0..4) != 0;
         let pause_ns = if near_edge {
-            edge_ns * (0.7 + 0.6 * rng.f64())
+            edge_ns * (0.75 + 0.4 * rng.f64())
         } else {
             200.0 * 300_f64.powf(rng.f64())
         };
@@ -238,12 +243,14 @@ fn a_sleeping_worker_wakes_for_every_new_job() {
             // lost wake-up slips through.
             let _ = pool.queued();
         }
-        let flag = Arc::clone(&finished);
-        let queued_at = Instant::now();
-        pool.execute(move || flag.store(round, Ordering::Release));
+        let (flag, waited) = (Arc::clone(&finished), Arc::clone(&waits));
+        pool.execute(move || {
+            waited.store(thread_waits(), Ordering::Relaxed);
+            flag.store(round, Ordering::Release);
+        });
         // Wait without sleeping, so that the next pause starts as soon as
         // the job is done.
-        let deadline = queued_at + PATIENCE;
+        let deadline = Instant::now() + PATIENCE;
         let mut spins = 0_u32;
         while finished.load(Ordering::Acquire) != round {
             if Instant::now() >= deadline {
@@ -261,15 +268,17 @@ fn a_sleeping_worker_wakes_for_every_new_job() {
                 std::thread::yield_now();
             }
         }
+        let waits_now = waits.load(Ordering::Relaxed);
         if near_edge {
-            // Picked up at once: the worker was still looking, the gap is
-            // later; otherwise it is earlier.
-            if queued_at.elapsed() < Duration::from_micros(10) {
+            // Picked up without a wait: the worker was still looking, the
+            // gap is later; otherwise it is earlier.
+            if waits_now == waits_before {
                 edge_ns = (edge_ns * 1.05).min(200_000.0);
             } else {
                 edge_ns = (edge_ns / 1.05).max(200.0);
             }
         }
+        waits_before = waits_now;
         if round % 500 == 0 {
             // Let the worker fall properly asleep now and then.
             std::thread::sleep(Duration::from_millis(2));
