@@ -717,25 +717,46 @@ fn a_restarted_redis_is_used_again() {
     );
 }
 
-/// Runs `call` on another thread and waits for it at most `DEADLINE + SLACK`
-/// (a limiter without timeouts would otherwise hang the test itself).
-fn within_deadline<T: Send + 'static>(
-    what: &str,
+/// A call running on another thread (a limiter without timeouts would
+/// otherwise hang the test itself).
+struct Pending<T> {
+    what: &'static str,
+    start: Instant,
+    result: mpsc::Receiver<T>,
+}
+
+/// Starts `call` on another thread; [`Pending::wait`] waits for it.
+fn start_call<T: Send + 'static>(
+    what: &'static str,
     call: impl FnOnce() -> T + Send + 'static,
-) -> (T, Duration) {
-    let (send, receive) = mpsc::channel();
+) -> Pending<T> {
+    let (send, result) = mpsc::channel();
     let start = Instant::now();
     std::thread::spawn(move || {
         let _ = send.send(call());
     });
-    match receive.recv_timeout(DEADLINE + SLACK) {
-        Ok(value) => (value, start.elapsed()),
-        Err(_) => panic!(
-            "{what}: no decision {:?} after the call, with a deadline of {DEADLINE:?}: the \
-             limiter waits for Redis without a bound. Set read and write timeouts on the \
-             connection (connecting with a timeout bounds only the connect)",
-            DEADLINE + SLACK
-        ),
+    Pending {
+        what,
+        start,
+        result,
+    }
+}
+
+impl<T> Pending<T> {
+    /// What the call returned and how long it took, waiting at most
+    /// `DEADLINE + SLACK` from its start.
+    fn wait(self) -> (T, Duration) {
+        let patience = (DEADLINE + SLACK).saturating_sub(self.start.elapsed());
+        match self.result.recv_timeout(patience) {
+            Ok(value) => (value, self.start.elapsed()),
+            Err(_) => panic!(
+                "{}: no decision {:?} after the call, with a deadline of {DEADLINE:?}: the \
+                 limiter waits for Redis without a bound. Set read and write timeouts on the \
+                 connection (connecting with a timeout bounds only the connect)",
+                self.what,
+                DEADLINE + SLACK
+            ),
+        }
     }
 }
 
@@ -821,22 +842,23 @@ fn a_frozen_redis_times_out_within_the_deadline() {
     );
     let mut fresh = limiter(&server, 1_000, HOUR, OnError::FailOpen);
     server.pause();
-    let ((decision, connected), elapsed) =
-        within_deadline("RedisGcra on a frozen Redis", move || {
-            let d = connected.try_acquire("k", 1);
-            (d, connected)
-        });
+    // Both calls wait out the deadline at the same time.
+    let on_connected = start_call("RedisGcra on a frozen Redis", move || {
+        let d = connected.try_acquire("k", 1);
+        (d, connected)
+    });
+    let on_fresh = start_call("RedisGcra connecting to a frozen Redis", move || {
+        let d = fresh.try_acquire("k", 1);
+        (d, fresh)
+    });
+    let ((decision, connected), elapsed) = on_connected.wait();
     assert!(
         matches!(decision, Decision::FailedClosed(Failure::TimedOut(_))),
         "RedisGcra with OnError::FailClosed, deadline {DEADLINE:?}, Redis frozen (SIGSTOP): \
          the decision must be FailedClosed(TimedOut(..)) after about the deadline, got \
          {decision:?} after {elapsed:?}"
     );
-    let ((decision, fresh), elapsed) =
-        within_deadline("RedisGcra connecting to a frozen Redis", move || {
-            let d = fresh.try_acquire("k", 1);
-            (d, fresh)
-        });
+    let ((decision, fresh), elapsed) = on_fresh.wait();
     assert!(
         matches!(decision, Decision::FailedOpen(Failure::TimedOut(_))),
         "RedisGcra with OnError::FailOpen, deadline {DEADLINE:?}, first request to a \
