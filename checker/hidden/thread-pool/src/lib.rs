@@ -46,17 +46,6 @@ pub fn threads_still_alive(tids: &BTreeSet<i32>, patience: Duration) -> BTreeSet
     }
 }
 
-/// CPU time (user + system) the calling thread has used so far.
-pub fn thread_cpu_time() -> Duration {
-    // SAFETY: an all-zero rusage is a valid value for getrusage to overwrite.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: getrusage writes only into the valid out-pointer.
-    let rc = unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut usage) };
-    assert_eq!(rc, 0, "getrusage(RUSAGE_THREAD) failed");
-    let micros = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
-    Duration::from_micros(micros(usage.ru_utime) + micros(usage.ru_stime))
-}
-
 /// How many times the calling thread has waited (blocked in the kernel, its
 /// voluntary context switches); being switched out for another thread, or
 /// `yield_now`, does not count.
